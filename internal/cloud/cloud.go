@@ -65,3 +65,10 @@ func (m *Meta) Base() *Meta { return m }
 
 // Resource is implemented by every stored resource through Meta.
 type Resource interface{ Base() *Meta }
+
+// Filter is a describe filter: a name and values ORed together (glob
+// wildcards * and ? allowed in values).
+type Filter struct {
+	Name   string
+	Values []string
+}

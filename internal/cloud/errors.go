@@ -49,3 +49,10 @@ func InvalidParameterValue(name, value, why string) *Error {
 	}
 	return Errorf("InvalidParameterValue", "Value (%s) for parameter %s is invalid. %s", value, name, why)
 }
+
+// Authentication failures, reported by the identity directory and rendered
+// by the API layer with each service's own error code.
+var (
+	ErrUnknownAccessKey = errors.New("cloud: unknown access key")
+	ErrExpiredToken     = errors.New("cloud: security token expired")
+)

@@ -360,3 +360,9 @@ func Clone[T any](v *T) *T {
 	c := *v
 	return &c
 }
+
+// HasKind reports whether kind is registered in this DB.
+func (tx *Tx) HasKind(kind string) bool {
+	_, ok := tx.db.tables[kind]
+	return ok
+}

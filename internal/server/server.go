@@ -1,0 +1,138 @@
+// Package server assembles a running privlink: it opens the store, applies
+// the configuration's identities, builds the control plane and the API
+// services, and serves HTTP. It is what `privlink server` and the end-to-end
+// tests start.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/privlink/privlink/internal/awsapi"
+	"github.com/privlink/privlink/internal/awsapi/ec2"
+	"github.com/privlink/privlink/internal/awsapi/sts"
+	"github.com/privlink/privlink/internal/cloud"
+	"github.com/privlink/privlink/internal/config"
+	"github.com/privlink/privlink/internal/controlplane"
+	"github.com/privlink/privlink/internal/iam"
+	"github.com/privlink/privlink/internal/store"
+	"github.com/privlink/privlink/internal/store/bolt"
+)
+
+// Config configures a Server.
+type Config struct {
+	Listen  string
+	DataDir string
+	Config  *config.Config
+	Log     *slog.Logger
+}
+
+// Server is a running privlink.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	db        *store.DB
+	dir       *iam.Directory
+	cp        *controlplane.ControlPlane
+	ln        net.Listener
+	http      *http.Server
+	bootstrap *iam.Credentials
+}
+
+// Start opens the store, bootstraps identities and starts serving. On error
+// everything opened so far is closed.
+func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Config == nil {
+		cfg.Config = config.Default()
+	}
+	s = &Server{cfg: cfg, log: cfg.Log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	backend, err := bolt.Open(filepath.Join(cfg.DataDir, "state.db"))
+	if err != nil {
+		return nil, err
+	}
+	kinds := controlplane.Kinds()
+	maps.Copy(kinds, iam.Kinds())
+	s.db, err = store.Open(ctx, backend, kinds, cfg.Log.With("component", "store"))
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	s.dir = iam.New(s.db, cfg.Log.With("component", "iam"))
+	if s.bootstrap, err = s.dir.Bootstrap(ctx, cfg.Config); err != nil {
+		return nil, fmt.Errorf("server: bootstrap identities: %w", err)
+	}
+	var regions []cloud.Region
+	for _, name := range cfg.Config.Regions {
+		r, err := cloud.NewRegion(name)
+		if err != nil {
+			return nil, err
+		}
+		regions = append(regions, r)
+	}
+	s.cp, err = controlplane.New(controlplane.Config{DB: s.db, Regions: regions, Log: cfg.Log.With("component", "controlplane")})
+	if err != nil {
+		return nil, err
+	}
+	api := awsapi.NewServer(s.dir, cfg.Config.Regions, cfg.Log.With("component", "api"),
+		ec2.NewService(s.cp),
+		sts.NewService(nil),
+	)
+	s.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen: %w", err)
+	}
+	s.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Endpoint is the API URL for AWS_ENDPOINT_URL.
+func (s *Server) Endpoint() string { return "http://" + s.Addr() }
+
+// BootstrapCredentials returns the key pair created on first start, if any.
+func (s *Server) BootstrapCredentials() *iam.Credentials { return s.bootstrap }
+
+// Directory exposes the identity directory.
+func (s *Server) Directory() *iam.Directory { return s.dir }
+
+// ControlPlane exposes the control plane.
+func (s *Server) ControlPlane() *controlplane.ControlPlane { return s.cp }
+
+// Close shuts down in order: stop accepting HTTP, finish in-flight
+// requests (up to 5 s), then flush and close the store.
+func (s *Server) Close() error {
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.http.Shutdown(ctx))
+		cancel()
+	} else if s.ln != nil {
+		errs = append(errs, s.ln.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
