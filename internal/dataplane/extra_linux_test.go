@@ -1,0 +1,224 @@
+package dataplane
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// pingOnce sends one ICMP echo request from the interface namespace over a
+// raw socket and reports whether the matching reply arrived in time.
+func (e *testEnv) pingOnce(from string, dst netip.Addr, timeout time.Duration) bool {
+	e.t.Helper()
+	var conn net.PacketConn
+	err := RunInNamespace(e.l.InterfaceNamespace(from), func() error {
+		var err error
+		conn, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("icmp socket: %v", err)
+	}
+	defer conn.Close()
+	const id, seq = 0x5a5a, 1
+	msg := []byte{8, 0, 0, 0, id >> 8, id & 0xff, 0, seq, 'p', 'l'}
+	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
+	if _, err := conn.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return false
+	}
+	conn.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 1500)
+	for {
+		n, peer, err := conn.ReadFrom(buf)
+		if err != nil {
+			return false
+		}
+		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id && peer.String() == dst.String() {
+			return true
+		}
+	}
+}
+
+func icmpChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+func TestICMP(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	echoOnly := SecurityGroup{ID: "sg-ping",
+		Ingress: []SGRule{{Protocol: "icmp", FromPort: 8, ToPort: -1, CIDRs: []netip.Prefix{pfx("10.77.1.10/32")}}},
+		Egress:  []SGRule{allTraffic}}
+	v.SecurityGroups = append(v.SecurityGroups, echoOnly)
+	v.Interfaces[2].SecurityGroupIDs = []string{"sg-ping"}
+	e.apply(v)
+	b1 := netip.MustParseAddr("10.77.2.10")
+	t.Run("echo allowed from the listed source", func(t *testing.T) {
+		if !e.pingOnce("eni-a1", b1, okTimeout) {
+			t.Fatal("no echo reply")
+		}
+	})
+	t.Run("echo from another source dropped", func(t *testing.T) {
+		if e.pingOnce("eni-a2", b1, dropTimeout) {
+			t.Fatal("echo reply despite security group")
+		}
+	})
+	t.Run("subnet router answers", func(t *testing.T) {
+		if !e.pingOnce("eni-a2", netip.MustParseAddr("10.77.1.1"), okTimeout) {
+			t.Fatal("subnet router did not answer")
+		}
+	})
+}
+
+// Traffic to the VPC resolver in the router namespace is never filtered,
+// even from an interface whose security group allows no egress at all.
+func TestResolverNotFiltered(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	v.SecurityGroups = append(v.SecurityGroups, SecurityGroup{ID: "sg-closed"})
+	v.Interfaces[0].SecurityGroupIDs = []string{"sg-closed"}
+	v.NetworkACLs = []NetworkACL{{ID: "acl-deny"}}
+	v.Subnets[0].ACLID = "acl-deny"
+	e.apply(v)
+	router := e.l.RouterNamespace(v.ID)
+	for _, addr := range []string{"10.77.0.2:53", "169.254.169.253:53"} {
+		ln, err := ListenTCP(context.Background(), router, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte("ok\n"))
+				c.Close()
+			}
+		}()
+		t.Run(addr, func(t *testing.T) {
+			c, err := e.dial("eni-a1", addr, okTimeout)
+			if err != nil {
+				t.Fatalf("resolver unreachable: %v", err)
+			}
+			c.Close()
+		})
+	}
+	t.Run("closed group still blocks other traffic", func(t *testing.T) {
+		e.serve("eni-a2", "10.77.1.11:80")
+		e.mustNotReach("eni-a1", "10.77.1.11:80")
+	})
+}
+
+// Two VPCs with the same CIDR are independent routers.
+func TestOverlappingVPCs(t *testing.T) {
+	e := newTestEnv(t)
+	v1 := e.baseVPC()
+	v2 := e.baseVPC()
+	v2.ID = v1.ID + "2"
+	for i := range v2.Interfaces {
+		v2.Interfaces[i].ID += "x"
+	}
+	e.apply(v1)
+	e.apply(v2)
+	e.serve("eni-b1", "10.77.2.10:80")
+	e.serve("eni-b1x", "10.77.2.10:81")
+	t.Run("vpc1", func(t *testing.T) {
+		e.mustReach("eni-a1", "10.77.2.10:80")
+		e.mustNotReach("eni-a1", "10.77.2.10:81")
+	})
+	t.Run("vpc2", func(t *testing.T) {
+		e.mustReach("eni-a1x", "10.77.2.10:81")
+		e.mustNotReach("eni-a1x", "10.77.2.10:80")
+	})
+}
+
+// Moving an interface to another address and subnet updates it in place.
+func TestInterfaceUpdate(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	e.apply(v)
+	v.Interfaces[1].SubnetID = "subnet-b"
+	v.Interfaces[1].IP = netip.MustParseAddr("10.77.2.20")
+	res := e.apply(v)
+	if len(res.Created) == 0 || len(res.Deleted) == 0 {
+		t.Fatalf("move reported %+v", res)
+	}
+	e.serve("eni-a2", "10.77.2.20:80")
+	e.mustReach("eni-a1", "10.77.2.20:80")
+	e.mustReach("eni-b1", "10.77.2.20:80")
+	if res := e.apply(v); res.Changed() {
+		t.Fatalf("re-apply after move changed: %+v", res)
+	}
+}
+
+// A link another component adds to the router namespace is neither removed
+// by an apply nor forwarded by the table.
+func TestForeignLinkNotForwarded(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	e.apply(v)
+	e.serve("eni-b1", "10.77.2.10:80")
+	rogueNS := e.l.InterfaceNamespace("eni-rogue") // Cleanup removes it as an orphan
+	if err := createNamedNS(rogueNS); err != nil {
+		t.Fatal(err)
+	}
+	router, err := ensureNS(e.l.RouterNamespace(v.ID), &Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer router.close()
+	rogue, err := ensureNS(rogueNS, &Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rogue.close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(router.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "rogue0"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(rogue.ns)}))
+	rlink, err := router.nl.LinkByName("rogue0")
+	must(err)
+	must(router.nl.LinkSetUp(rlink))
+	must(router.nl.AddrAdd(rlink, &netlink.Addr{IPNet: prefixIPNet(pfx("10.77.1.1/32"))}))
+	must(router.nl.RouteAdd(&netlink.Route{LinkIndex: rlink.Attrs().Index, Dst: prefixIPNet(pfx("10.77.3.50/32")), Scope: netlink.SCOPE_LINK}))
+	eth, err := rogue.nl.LinkByName("eth0")
+	must(err)
+	must(rogue.nl.LinkSetUp(eth))
+	must(rogue.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx("10.77.3.50/24"))}))
+	must(rogue.nl.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: net.ParseIP("10.77.1.1"), Flags: int(netlink.FLAG_ONLINK)}))
+
+	t.Run("not forwarded", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+		defer cancel()
+		if c, err := DialTCP(ctx, rogueNS, "10.77.2.10:80"); err == nil {
+			c.Close()
+			t.Fatal("foreign link reached an interface")
+		}
+	})
+	t.Run("survives apply", func(t *testing.T) {
+		e.apply(v)
+		if _, err := router.nl.LinkByName("rogue0"); err != nil {
+			t.Fatalf("apply removed a foreign link: %v", err)
+		}
+	})
+}

@@ -1,0 +1,80 @@
+package dataplane
+
+import (
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestKernelState reads the router namespace back with nft and ip (for
+// assertions only) and checks that what the kernel holds is the model:
+// readable rules, merged interval sets, policy rules and subnet tables.
+func TestKernelState(t *testing.T) {
+	e := newTestEnv(t)
+	for _, tool := range []string{"nft", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("kernel state test needs %s for assertions", tool)
+		}
+	}
+	v := e.baseVPC()
+	v.NetworkACLs = []NetworkACL{{ID: "acl-b", Entries: []ACLEntry{{RuleNumber: 100, Protocol: "-1", CIDR: v.CIDR, Allow: true}}}}
+	v.Subnets[1].ACLID = "acl-b"
+	v.PrefixLists = []PrefixList{{ID: "pl-1", CIDRs: []netip.Prefix{pfx("198.18.0.0/16"), pfx("198.19.0.0/16"), pfx("203.0.113.0/24")}}}
+	v.SecurityGroups[0].Egress = append(v.SecurityGroups[0].Egress, SGRule{Protocol: "tcp", FromPort: 443, ToPort: 443, PrefixListIDs: []string{"pl-1"}})
+	v.Subnets[0].Routes = []Route{
+		{PrefixListID: "pl-1", Target: TargetGatewayEndpoint, TargetID: "vpce-1"},
+		{Destination: pfx("10.200.0.0/16"), Target: TargetInterface, TargetID: "eni-b1"},
+	}
+	e.apply(v)
+	ns := e.l.RouterNamespace(v.ID)
+	run := func(args ...string) string {
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	a1, b1 := routerLinkName("eni-a1"), routerLinkName("eni-b1")
+	tables := subnetTables(v.Subnets)
+	tests := []struct {
+		name string
+		out  string
+		want []string
+	}{
+		{"nftables", run("nft", "list", "table", "inet", nftTableName), []string{
+			"type filter hook forward priority filter; policy drop;",
+			`iifname "` + a1 + `" ip saddr != 10.77.1.10 drop`,
+			"iifname @subnet-b oifname != @subnet-b jump acl-b-egress",
+			"ct state established,related accept",
+			"ip saddr 10.77.0.0/16 return",
+			"tcp dport 443 ip daddr @pl-1 return",
+			"elements = { 198.18.0.0/15, 203.0.113.0/24 }",
+			`elements = { "` + b1 + `" }`,
+		}},
+		{"policy rules", run("ip", "rule"), []string{
+			"1000:\tfrom all iif " + a1 + " lookup " + strconv.Itoa(tables["subnet-a"]),
+			"1000:\tfrom all iif " + b1 + " lookup " + strconv.Itoa(tables["subnet-b"]),
+		}},
+		{"routes", run("ip", "route", "show", "table", "all"), []string{
+			"unreachable default table " + strconv.Itoa(tables["subnet-a"]),
+			"throw 10.77.0.0/16 table " + strconv.Itoa(tables["subnet-a"]),
+			"blackhole 198.19.0.0/16 table " + strconv.Itoa(tables["subnet-a"]),
+			"10.200.0.0/16 via 10.77.2.10 dev " + b1 + " table " + strconv.Itoa(tables["subnet-a"]),
+			"unreachable 10.77.0.0/16 proto 250",
+			"10.77.1.10 dev " + a1 + " proto 250 scope link",
+			"local 10.77.0.2 dev lo",
+			"local 169.254.169.253 dev lo",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, w := range tc.want {
+				if !strings.Contains(tc.out, w) {
+					t.Errorf("missing %q in:\n%s", w, tc.out)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,134 @@
+package dataplane
+
+import (
+	"fmt"
+	"strings"
+)
+
+// String renders the ruleset in nft syntax, for tests, logs and the
+// fingerprint that makes re-applying an unchanged ruleset a no-op.
+func (rs nftRuleset) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table inet %s {\n", nftTableName)
+	for _, s := range rs.Sets {
+		fmt.Fprintf(&b, "\tset %s { %s }\n", s.Name, s.render())
+	}
+	for _, c := range rs.Chains {
+		fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
+		if c.Hook {
+			b.WriteString("\t\ttype filter hook forward priority filter; policy drop;\n")
+		}
+		for _, r := range c.Rules {
+			fmt.Fprintf(&b, "\t\t%s\n", r)
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func (s nftSet) render() string {
+	var typ string
+	var elems []string
+	switch s.Kind {
+	case setIfname:
+		typ = "type ifname;"
+		for _, n := range s.Ifnames {
+			elems = append(elems, fmt.Sprintf("%q", n))
+		}
+	case setAddr:
+		typ = "type ipv4_addr;"
+		for _, p := range s.Prefixes {
+			elems = append(elems, p.Addr().String())
+		}
+	case setAddrInterval:
+		typ = "type ipv4_addr; flags interval;"
+		for i := 0; i+1 < len(s.Prefixes); i += 2 {
+			elems = append(elems, s.Prefixes[i].Addr().String()+"-"+s.Prefixes[i+1].Addr().String())
+		}
+	}
+	if len(elems) == 0 {
+		return typ
+	}
+	return typ + " elements = { " + strings.Join(elems, ", ") + " }"
+}
+
+func (r nftRule) String() string {
+	parts := make([]string, 0, len(r.Matches)+1)
+	for _, m := range r.Matches {
+		parts = append(parts, m.String())
+	}
+	switch r.Verdict {
+	case verdictAccept:
+		parts = append(parts, "accept")
+	case verdictDrop:
+		parts = append(parts, "drop")
+	case verdictReturn:
+		parts = append(parts, "return")
+	case verdictJump:
+		parts = append(parts, "jump "+r.Jump)
+	}
+	return strings.Join(parts, " ")
+}
+
+func (m nftMatch) String() string {
+	op := ""
+	if m.Neg {
+		op = "!= "
+	}
+	value := func(literal string) string {
+		if m.Set != "" {
+			return op + "@" + m.Set
+		}
+		return op + literal
+	}
+	switch m.Field {
+	case fieldNfproto:
+		return "meta nfproto " + op + protoFamilyName(m.Value)
+	case fieldIifname:
+		return "iifname " + value(fmt.Sprintf("%q", m.Name))
+	case fieldOifname:
+		return "oifname " + value(fmt.Sprintf("%q", m.Name))
+	case fieldSaddr:
+		return "ip saddr " + value(m.Prefix.String())
+	case fieldDaddr:
+		return "ip daddr " + value(m.Prefix.String())
+	case fieldL4proto:
+		return "meta l4proto " + op + fmt.Sprint(m.Value)
+	case fieldDport:
+		if m.Lo == m.Hi {
+			return fmt.Sprintf("th dport %s%d", op, m.Lo)
+		}
+		return fmt.Sprintf("th dport %s%d-%d", op, m.Lo, m.Hi)
+	case fieldICMPType:
+		return fmt.Sprintf("icmp type %s%d", op, m.Lo)
+	case fieldICMPCode:
+		return fmt.Sprintf("icmp code %s%d", op, m.Lo)
+	case fieldCtState:
+		return "ct state " + op + ctStateNames(m.Value)
+	}
+	return fmt.Sprintf("<field %d>", m.Field)
+}
+
+func protoFamilyName(v uint32) string {
+	switch v {
+	case 2:
+		return "ipv4"
+	case 10:
+		return "ipv6"
+	}
+	return fmt.Sprint(v)
+}
+
+func ctStateNames(v uint32) string {
+	var names []string
+	for _, s := range []struct {
+		bit  uint32
+		name string
+	}{{ctInvalid, "invalid"}, {ctEstablished, "established"}, {ctRelated, "related"}, {ctNew, "new"}} {
+		if v&s.bit != 0 {
+			names = append(names, s.name)
+		}
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,355 @@
+package dataplane
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file builds the router namespace's nftables ruleset as a small,
+// OS-neutral model (so it is unit-testable without root); nft_linux.go
+// translates the model into netlink expressions.
+
+const (
+	nftTableName     = "privlink"
+	allInterfacesSet = "interfaces"
+)
+
+type setKind int
+
+const (
+	setIfname setKind = iota
+	setAddr
+	setAddrInterval
+)
+
+type nftSet struct {
+	Name     string
+	Kind     setKind
+	Ifnames  []string
+	Prefixes []netip.Prefix // setAddr: /32s; setAddrInterval: merged ranges as prefixes
+}
+
+type matchField int
+
+const (
+	fieldNfproto matchField = iota // value: Proto (2 = ipv4)
+	fieldIifname
+	fieldOifname
+	fieldSaddr
+	fieldDaddr
+	fieldL4proto
+	fieldDport
+	fieldICMPType
+	fieldICMPCode
+	fieldCtState
+)
+
+// Conntrack state bits as the kernel encodes them.
+const (
+	ctInvalid     = 1
+	ctEstablished = 2
+	ctRelated     = 4
+	ctNew         = 8
+)
+
+type nftMatch struct {
+	Field  matchField
+	Neg    bool
+	Name   string       // iifname/oifname literal
+	Set    string       // lookup in a named set instead of a literal
+	Prefix netip.Prefix // saddr/daddr literal
+	Value  uint32       // nfproto, l4proto, ct state bits
+	Lo, Hi uint16       // dport range, icmp type/code (Lo==Hi)
+}
+
+type verdictKind int
+
+const (
+	verdictAccept verdictKind = iota
+	verdictDrop
+	verdictReturn
+	verdictJump
+)
+
+type nftRule struct {
+	Matches []nftMatch
+	Verdict verdictKind
+	Jump    string
+}
+
+type nftChain struct {
+	Name  string
+	Hook  bool // the base chain on the forward hook, policy drop
+	Rules []nftRule
+}
+
+type nftRuleset struct {
+	Sets   []nftSet
+	Chains []nftChain
+}
+
+// ifaceInfo is what the builder needs to know about one interface.
+type ifaceInfo struct {
+	Interface
+	Link string // router-side veth
+}
+
+func sgSetName(id string) string     { return "sg-" + idSuffix(id) }
+func plSetName(id string) string     { return "pl-" + idSuffix(id) }
+func subnetSet(id string) string     { return "subnet-" + idSuffix(id) }
+func aclChain(id, dir string) string { return "acl-" + idSuffix(id) + "-" + dir }
+func eniChain(id, dir string) string { return "eni-" + idSuffix(id) + "-" + dir }
+
+// buildRuleset computes the whole table for a validated VPC.
+//
+// Order in the forward chain: non-IPv4 drop; source check; network ACLs for
+// packets crossing a subnet boundary (egress of the source subnet, then
+// ingress of the destination subnet, for replies too); established/related
+// accept; then a new connection must pass the source interface's egress and
+// the destination interface's ingress security groups, and both ends must be
+// interfaces of the model. Traffic to the router
+// itself (DNS) uses the input hook, which this table leaves alone.
+func buildRuleset(v VPC) nftRuleset {
+	var rs nftRuleset
+	ifaces := make([]ifaceInfo, 0, len(v.Interfaces))
+	for _, i := range sortedBy(v.Interfaces, func(i Interface) string { return i.ID }) {
+		ifaces = append(ifaces, ifaceInfo{Interface: i, Link: routerLinkName(i.ID)})
+	}
+	subnets := sortedBy(v.Subnets, func(s Subnet) string { return s.ID })
+	for _, s := range subnets {
+		set := nftSet{Name: subnetSet(s.ID), Kind: setIfname}
+		for _, i := range ifaces {
+			if i.SubnetID == s.ID {
+				set.Ifnames = append(set.Ifnames, i.Link)
+			}
+		}
+		rs.Sets = append(rs.Sets, set)
+	}
+	all := nftSet{Name: allInterfacesSet, Kind: setIfname}
+	for _, i := range ifaces {
+		all.Ifnames = append(all.Ifnames, i.Link)
+	}
+	rs.Sets = append(rs.Sets, all)
+	for _, g := range sortedBy(v.SecurityGroups, func(g SecurityGroup) string { return g.ID }) {
+		set := nftSet{Name: sgSetName(g.ID), Kind: setAddr}
+		for _, i := range ifaces {
+			if slices.Contains(i.SecurityGroupIDs, g.ID) {
+				set.Prefixes = append(set.Prefixes, netip.PrefixFrom(i.IP, 32))
+			}
+		}
+		rs.Sets = append(rs.Sets, set)
+	}
+	for _, p := range sortedBy(v.PrefixLists, func(p PrefixList) string { return p.ID }) {
+		rs.Sets = append(rs.Sets, nftSet{Name: plSetName(p.ID), Kind: setAddrInterval, Prefixes: mergePrefixes(p.CIDRs)})
+	}
+
+	fwd := nftChain{Name: "forward", Hook: true}
+	add := func(v verdictKind, jump string, m ...nftMatch) {
+		fwd.Rules = append(fwd.Rules, nftRule{Matches: m, Verdict: v, Jump: jump})
+	}
+	add(verdictDrop, "", nftMatch{Field: fieldNfproto, Neg: true, Value: 2})
+	for _, i := range ifaces {
+		add(verdictDrop, "", nftMatch{Field: fieldIifname, Name: i.Link},
+			nftMatch{Field: fieldSaddr, Neg: true, Prefix: netip.PrefixFrom(i.IP, 32)})
+	}
+	acls := map[string]NetworkACL{}
+	for _, a := range v.NetworkACLs {
+		acls[a.ID] = a
+	}
+	usedACLs := map[string]bool{}
+	for _, s := range subnets {
+		if s.ACLID == "" {
+			continue
+		}
+		usedACLs[s.ACLID] = true
+		set := subnetSet(s.ID)
+		add(verdictJump, aclChain(s.ACLID, "egress"),
+			nftMatch{Field: fieldIifname, Set: set}, nftMatch{Field: fieldOifname, Neg: true, Set: set})
+		add(verdictJump, aclChain(s.ACLID, "ingress"),
+			nftMatch{Field: fieldOifname, Set: set}, nftMatch{Field: fieldIifname, Neg: true, Set: set})
+	}
+	add(verdictAccept, "", nftMatch{Field: fieldCtState, Value: ctEstablished | ctRelated})
+	add(verdictDrop, "", nftMatch{Field: fieldCtState, Neg: true, Value: ctNew})
+	for _, i := range ifaces {
+		add(verdictJump, eniChain(i.ID, "egress"), nftMatch{Field: fieldIifname, Name: i.Link})
+		add(verdictJump, eniChain(i.ID, "ingress"), nftMatch{Field: fieldOifname, Name: i.Link})
+	}
+	// Only traffic between interfaces of this model passes: a link the
+	// table does not know yet (created before the next apply) is dropped.
+	add(verdictAccept, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldOifname, Set: allInterfacesSet})
+	rs.Chains = append(rs.Chains, fwd)
+
+	for _, id := range slices.Sorted(maps.Keys(usedACLs)) {
+		for _, egress := range []bool{true, false} {
+			rs.Chains = append(rs.Chains, aclChainRules(acls[id], egress))
+		}
+	}
+	groups := map[string]SecurityGroup{}
+	for _, g := range v.SecurityGroups {
+		groups[g.ID] = g
+	}
+	for _, i := range ifaces {
+		for _, egress := range []bool{true, false} {
+			rs.Chains = append(rs.Chains, eniChainRules(i, groups, egress))
+		}
+	}
+	return rs
+}
+
+func aclChainRules(a NetworkACL, egress bool) nftChain {
+	dir, peer := "ingress", fieldSaddr
+	if egress {
+		dir, peer = "egress", fieldDaddr
+	}
+	c := nftChain{Name: aclChain(a.ID, dir)}
+	entries := slices.Clone(a.Entries)
+	slices.SortStableFunc(entries, func(x, y ACLEntry) int { return cmp.Compare(x.RuleNumber, y.RuleNumber) })
+	for _, e := range entries {
+		if e.Egress != egress || !e.CIDR.Addr().Is4() {
+			continue
+		}
+		m := protoMatches(e.Protocol, e.PortFrom, e.PortTo, e.ICMPType, e.ICMPCode)
+		if e.CIDR.Bits() > 0 {
+			m = append(m, nftMatch{Field: peer, Prefix: e.CIDR.Masked()})
+		}
+		verdict := verdictDrop
+		if e.Allow {
+			verdict = verdictReturn
+		}
+		c.Rules = append(c.Rules, nftRule{Matches: m, Verdict: verdict})
+	}
+	c.Rules = append(c.Rules, nftRule{Verdict: verdictDrop}) // the implicit "*" deny
+	return c
+}
+
+func eniChainRules(i ifaceInfo, groups map[string]SecurityGroup, egress bool) nftChain {
+	dir, peer := "ingress", fieldSaddr
+	if egress {
+		dir, peer = "egress", fieldDaddr
+	}
+	c := nftChain{Name: eniChain(i.ID, dir)}
+	for _, gid := range i.SecurityGroupIDs {
+		rules := groups[gid].Ingress
+		if egress {
+			rules = groups[gid].Egress
+		}
+		for _, r := range rules {
+			// For ICMP, AWS carries the type in FromPort and the code in ToPort.
+			proto := protoMatches(r.Protocol, r.FromPort, r.ToPort, r.FromPort, r.ToPort)
+			var peers [][]nftMatch // nil entry: any peer (0.0.0.0/0)
+			for _, p := range r.CIDRs {
+				switch {
+				case !p.Addr().Is4(): // IPv6 is not realized
+				case p.Bits() == 0:
+					peers = append(peers, nil)
+				default:
+					peers = append(peers, []nftMatch{{Field: peer, Prefix: p.Masked()}})
+				}
+			}
+			for _, pl := range r.PrefixListIDs {
+				peers = append(peers, []nftMatch{{Field: peer, Set: plSetName(pl)}})
+			}
+			for _, g := range r.GroupIDs {
+				peers = append(peers, []nftMatch{{Field: peer, Set: sgSetName(g)}})
+			}
+			for _, p := range peers {
+				m := append(slices.Clone(proto), p...)
+				c.Rules = append(c.Rules, nftRule{Matches: m, Verdict: verdictReturn})
+			}
+		}
+	}
+	c.Rules = append(c.Rules, nftRule{Verdict: verdictDrop})
+	return c
+}
+
+// protoMatches turns an AWS protocol and port/ICMP fields into matches.
+func protoMatches(protocol string, from, to, icmpType, icmpCode int) []nftMatch {
+	p, _ := parseProtocol(protocol) // validated before building
+	if p < 0 {
+		return nil
+	}
+	m := []nftMatch{{Field: fieldL4proto, Value: uint32(p)}}
+	switch p {
+	case 6, 17:
+		if from < 0 || to < 0 || (from <= 0 && to >= 65535) {
+			return m
+		}
+		return append(m, nftMatch{Field: fieldDport, Lo: uint16(from), Hi: uint16(to)})
+	case 1:
+		if icmpType >= 0 {
+			m = append(m, nftMatch{Field: fieldICMPType, Lo: uint16(icmpType), Hi: uint16(icmpType)})
+			if icmpCode >= 0 {
+				m = append(m, nftMatch{Field: fieldICMPCode, Lo: uint16(icmpCode), Hi: uint16(icmpCode)})
+			}
+		}
+	}
+	return m
+}
+
+// parseProtocol maps an AWS protocol string to an IP protocol number, -1 for all.
+func parseProtocol(s string) (int, error) {
+	switch strings.ToLower(s) {
+	case "-1", "all":
+		return -1, nil
+	case "tcp":
+		return 6, nil
+	case "udp":
+		return 17, nil
+	case "icmp":
+		return 1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 255 {
+		return 0, fmt.Errorf("invalid protocol %q", s)
+	}
+	return n, nil
+}
+
+// mergePrefixes sorts and coalesces IPv4 prefixes into disjoint ranges,
+// returned as [start,end] address pairs encoded in prefixes of length 32
+// pairs: even index start, odd index end (inclusive).
+func mergePrefixes(ps []netip.Prefix) []netip.Prefix {
+	type span struct{ lo, hi uint32 }
+	var spans []span
+	for _, p := range ps {
+		if !p.Addr().Is4() {
+			continue
+		}
+		lo := addrU32(p.Masked().Addr())
+		spans = append(spans, span{lo, addrU32(lastAddr(p))})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	var merged []span
+	for _, s := range spans {
+		if n := len(merged); n > 0 && (s.lo <= merged[n-1].hi || s.lo == merged[n-1].hi+1) {
+			merged[n-1].hi = max(merged[n-1].hi, s.hi)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	out := make([]netip.Prefix, 0, 2*len(merged))
+	for _, s := range merged {
+		out = append(out, netip.PrefixFrom(u32Addr(s.lo), 32), netip.PrefixFrom(u32Addr(s.hi), 32))
+	}
+	return out
+}
+
+func addrU32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func u32Addr(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func sortedBy[T any](in []T, key func(T) string) []T {
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	return out
+}

@@ -1,0 +1,280 @@
+package dataplane
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// chainRules returns the rendered rules of one chain.
+func chainRules(t *testing.T, rs nftRuleset, name string) []string {
+	t.Helper()
+	for _, c := range rs.Chains {
+		if c.Name == name {
+			out := []string{}
+			for _, r := range c.Rules {
+				out = append(out, r.String())
+			}
+			return out
+		}
+	}
+	t.Fatalf("no chain %s in\n%s", name, rs)
+	return nil
+}
+
+func builderVPC() VPC {
+	return VPC{
+		ID:   "vpc-1",
+		CIDR: pfx("10.0.0.0/16"),
+		Subnets: []Subnet{
+			{ID: "subnet-b", CIDR: pfx("10.0.2.0/24"), ACLID: "acl-1"},
+			{ID: "subnet-a", CIDR: pfx("10.0.1.0/24")},
+		},
+		Interfaces: []Interface{
+			{ID: "eni-web", SubnetID: "subnet-b", IP: netip.MustParseAddr("10.0.2.10"), SecurityGroupIDs: []string{"sg-web"}},
+			{ID: "eni-app", SubnetID: "subnet-a", IP: netip.MustParseAddr("10.0.1.10"), SecurityGroupIDs: []string{"sg-app", "sg-web"}},
+		},
+		SecurityGroups: []SecurityGroup{
+			{ID: "sg-web", Ingress: []SGRule{
+				{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDRs: []netip.Prefix{pfx("10.0.0.0/16"), pfx("::/0")}, GroupIDs: []string{"sg-app"}},
+				{Protocol: "icmp", FromPort: 8, ToPort: -1, CIDRs: []netip.Prefix{pfx("0.0.0.0/0")}},
+			}},
+			{ID: "sg-app", Egress: []SGRule{
+				{Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0")}},
+				{Protocol: "udp", FromPort: 1000, ToPort: 2000, PrefixListIDs: []string{"pl-s3"}},
+			}},
+		},
+		NetworkACLs: []NetworkACL{{ID: "acl-1", Entries: []ACLEntry{
+			{RuleNumber: 200, Protocol: "-1", CIDR: pfx("0.0.0.0/0"), Allow: true},
+			{RuleNumber: 100, Protocol: "tcp", PortFrom: 22, PortTo: 22, CIDR: pfx("10.0.1.0/24"), Allow: false},
+			{RuleNumber: 100, Egress: true, Protocol: "tcp", PortFrom: 1024, PortTo: 65535, CIDR: pfx("0.0.0.0/0"), Allow: true},
+			{RuleNumber: 110, Egress: true, Protocol: "icmp", ICMPType: 0, ICMPCode: -1, CIDR: pfx("10.0.0.0/8"), Allow: true},
+		}}},
+		PrefixLists: []PrefixList{{ID: "pl-s3", CIDRs: []netip.Prefix{pfx("198.18.1.0/24"), pfx("198.18.0.0/24"), pfx("198.18.0.128/25")}}},
+	}
+}
+
+func TestBuildRuleset(t *testing.T) {
+	v := builderVPC()
+	if err := v.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rs := buildRuleset(v)
+	web, app := routerLinkName("eni-web"), routerLinkName("eni-app")
+	q := func(s string) string { return `"` + s + `"` }
+	tests := []struct {
+		name  string
+		chain string
+		want  []string
+	}{
+		{"forward order", "forward", []string{
+			"meta nfproto != ipv4 drop",
+			"iifname " + q(app) + " ip saddr != 10.0.1.10/32 drop",
+			"iifname " + q(web) + " ip saddr != 10.0.2.10/32 drop",
+			"iifname @subnet-b oifname != @subnet-b jump acl-1-egress",
+			"oifname @subnet-b iifname != @subnet-b jump acl-1-ingress",
+			"ct state established,related accept",
+			"ct state != new drop",
+			"iifname " + q(app) + " jump eni-app-egress",
+			"oifname " + q(app) + " jump eni-app-ingress",
+			"iifname " + q(web) + " jump eni-web-egress",
+			"oifname " + q(web) + " jump eni-web-ingress",
+			"iifname @interfaces oifname @interfaces accept",
+		}},
+		{"acl ingress in number order with implicit deny", "acl-1-ingress", []string{
+			"meta l4proto 6 th dport 22 ip saddr 10.0.1.0/24 drop",
+			"return",
+			"drop",
+		}},
+		{"acl egress ephemeral and icmp", "acl-1-egress", []string{
+			"meta l4proto 6 th dport 1024-65535 return",
+			"meta l4proto 1 icmp type 0 ip daddr 10.0.0.0/8 return",
+			"drop",
+		}},
+		{"sg ingress: cidr, group reference, icmp, ipv6 skipped", "eni-web-ingress", []string{
+			"meta l4proto 6 th dport 443 ip saddr 10.0.0.0/16 return",
+			"meta l4proto 6 th dport 443 ip saddr @sg-app return",
+			"meta l4proto 1 icmp type 8 return",
+			"drop",
+		}},
+		{"sg egress default deny when no rule", "eni-web-egress", []string{"drop"}},
+		{"multiple groups are a union", "eni-app-egress", []string{
+			"return",
+			"meta l4proto 17 th dport 1000-2000 ip daddr @pl-s3 return",
+			"drop",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, chainRules(t, rs, tc.chain)); diff != "" {
+				t.Errorf("chain %s (-want +got):\n%s", tc.chain, diff)
+			}
+		})
+	}
+	t.Run("sets", func(t *testing.T) {
+		text := rs.String()
+		for _, want := range []string{
+			"set subnet-a { type ifname; elements = { " + q(app) + " } }",
+			"set sg-web { type ipv4_addr; elements = { 10.0.1.10, 10.0.2.10 } }",
+			"set sg-app { type ipv4_addr; elements = { 10.0.1.10 } }",
+			"set pl-s3 { type ipv4_addr; flags interval; elements = { 198.18.0.0-198.18.1.255 } }",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("ruleset lacks %q:\n%s", want, text)
+			}
+		}
+	})
+	t.Run("deterministic", func(t *testing.T) {
+		w := builderVPC()
+		w.Interfaces[0], w.Interfaces[1] = w.Interfaces[1], w.Interfaces[0]
+		if buildRuleset(w).String() != rs.String() {
+			t.Error("interface order changed the ruleset")
+		}
+	})
+	t.Run("no acl no acl chains", func(t *testing.T) {
+		w := builderVPC()
+		w.Subnets[0].ACLID = ""
+		for _, c := range buildRuleset(w).Chains {
+			if strings.HasPrefix(c.Name, "acl-") {
+				t.Errorf("unexpected chain %s", c.Name)
+			}
+		}
+	})
+}
+
+func TestProtoMatches(t *testing.T) {
+	tests := []struct {
+		name         string
+		proto        string
+		from, to     int
+		icmpT, icmpC int
+		want         string
+	}{
+		{"all", "-1", 0, 0, 0, 0, ""},
+		{"tcp all ports", "tcp", 0, 65535, 0, 0, "meta l4proto 6"},
+		{"tcp minus one", "tcp", -1, -1, 0, 0, "meta l4proto 6"},
+		{"udp single", "udp", 53, 53, 0, 0, "meta l4proto 17 th dport 53"},
+		{"numeric tcp", "6", 80, 90, 0, 0, "meta l4proto 6 th dport 80-90"},
+		{"icmp any", "icmp", 0, 0, -1, -1, "meta l4proto 1"},
+		{"icmp type and code", "icmp", 0, 0, 3, 4, "meta l4proto 1 icmp type 3 icmp code 4"},
+		{"gre", "47", 0, 0, 0, 0, "meta l4proto 47"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var parts []string
+			for _, m := range protoMatches(tc.proto, tc.from, tc.to, tc.icmpT, tc.icmpC) {
+				parts = append(parts, m.String())
+			}
+			if got := strings.Join(parts, " "); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseProtocol(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int
+		wantErr bool
+	}{
+		{"-1", -1, false}, {"TCP", 6, false}, {"udp", 17, false}, {"icmp", 1, false},
+		{"50", 50, false}, {"256", 0, true}, {"sctp", 0, true}, {"", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseProtocol(tc.in)
+			if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
+				t.Errorf("parseProtocol(%q) = %d, %v", tc.in, got, err)
+			}
+		})
+	}
+}
+
+func TestMergePrefixes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string // start-end pairs
+	}{
+		{"empty", nil, nil},
+		{"adjacent merge", []string{"10.0.1.0/24", "10.0.0.0/24"}, []string{"10.0.0.0-10.0.1.255"}},
+		{"contained", []string{"10.0.0.0/8", "10.1.0.0/16"}, []string{"10.0.0.0-10.255.255.255"}},
+		{"disjoint", []string{"10.0.0.0/24", "10.0.2.0/24"}, []string{"10.0.0.0-10.0.0.255", "10.0.2.0-10.0.2.255"}},
+		{"ipv6 ignored", []string{"::/0", "1.2.3.4/32"}, []string{"1.2.3.4-1.2.3.4"}},
+		{"whole space", []string{"0.0.0.0/0"}, []string{"0.0.0.0-255.255.255.255"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []netip.Prefix
+			for _, s := range tc.in {
+				in = append(in, pfx(s))
+			}
+			out := mergePrefixes(in)
+			var got []string
+			for i := 0; i+1 < len(out); i += 2 {
+				got = append(got, out[i].Addr().String()+"-"+out[i+1].Addr().String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzBuildRuleset(f *testing.F) {
+	f.Add("tcp", 80, 80, "10.0.0.0/8", 100, true)
+	f.Add("-1", 0, 0, "0.0.0.0/0", 32766, false)
+	f.Add("icmp", -1, -1, "10.1.2.3/32", 1, true)
+	f.Add("200", 70000, -5, "255.255.255.255/32", -1, false)
+	f.Fuzz(func(t *testing.T, proto string, from, to int, cidr string, number int, allow bool) {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return
+		}
+		v := VPC{
+			ID:             "vpc-f",
+			CIDR:           pfx("10.0.0.0/16"),
+			Subnets:        []Subnet{{ID: "subnet-f", CIDR: pfx("10.0.1.0/24"), ACLID: "acl-f"}},
+			Interfaces:     []Interface{{ID: "eni-f", SubnetID: "subnet-f", IP: netip.MustParseAddr("10.0.1.9"), SecurityGroupIDs: []string{"sg-f"}}},
+			SecurityGroups: []SecurityGroup{{ID: "sg-f", Ingress: []SGRule{{Protocol: proto, FromPort: from, ToPort: to, CIDRs: []netip.Prefix{p}, PrefixListIDs: []string{"pl-f"}}}}},
+			NetworkACLs:    []NetworkACL{{ID: "acl-f", Entries: []ACLEntry{{RuleNumber: number, Protocol: proto, PortFrom: from, PortTo: to, ICMPType: from, ICMPCode: to, CIDR: p, Allow: allow}}}},
+			PrefixLists:    []PrefixList{{ID: "pl-f", CIDRs: []netip.Prefix{p, pfx("10.0.0.0/8"), pfx("10.1.0.0/16")}}},
+		}
+		if err := v.Validate(); err != nil {
+			return
+		}
+		rs := buildRuleset(v)
+		for _, s := range rs.Sets {
+			if s.Kind == setAddrInterval {
+				for i := 0; i+1 < len(s.Prefixes); i += 2 {
+					if s.Prefixes[i+1].Addr().Less(s.Prefixes[i].Addr()) {
+						t.Fatalf("interval end before start in %s", s.Name)
+					}
+					if i >= 2 && !s.Prefixes[i-1].Addr().Less(s.Prefixes[i].Addr()) {
+						t.Fatalf("overlapping intervals in %s", s.Name)
+					}
+				}
+			}
+		}
+		for _, c := range rs.Chains {
+			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if m.Field == fieldDport && (m.Lo > m.Hi || int(m.Lo) != from || int(m.Hi) != to) {
+						t.Fatalf("port match %d-%d for rule %d-%d", m.Lo, m.Hi, from, to)
+					}
+					if m.Field == fieldICMPType && int(m.Lo) != from || m.Field == fieldICMPCode && int(m.Lo) != to {
+						t.Fatalf("icmp match %v for type %d code %d", m, from, to)
+					}
+				}
+			}
+		}
+		if !strings.HasPrefix(rs.String(), "table inet privlink {") {
+			t.Fatal("render lost its header")
+		}
+	})
+}

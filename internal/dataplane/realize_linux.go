@@ -1,0 +1,508 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// routeProto marks the routes privlink owns, so the diff never touches
+	// kernel-generated ones.
+	routeProto = netlink.RouteProtocol(250)
+	// rulePriority is the policy-rule priority of the per-subnet lookups.
+	rulePriority = 1000
+	// ifaceLink is the interface-side veth name inside its namespace.
+	ifaceLink = "eth0"
+	ifaceMTU  = 1500
+)
+
+// Linux realizes VPCs with network namespaces, veth pairs, policy routing
+// and one nftables table per router namespace.
+type Linux struct {
+	cfg Config
+	log *slog.Logger
+	mu  sync.Mutex // serializes applies: namespaces and tables are shared objects
+}
+
+var _ Realizer = (*Linux)(nil)
+
+// New returns the Linux realizer. A nil logger discards.
+func New(cfg Config, log *slog.Logger) (*Linux, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Linux{cfg: cfg, log: log.With("component", "dataplane")}, nil
+}
+
+// RouterNamespace names the VPC's router namespace.
+func (l *Linux) RouterNamespace(vpcID string) string { return routerNSName(l.cfg.Prefix, vpcID) }
+
+// InterfaceNamespace names the namespace of a network interface.
+func (l *Linux) InterfaceNamespace(eniID string) string { return ifaceNSName(l.cfg.Prefix, eniID) }
+
+// nsHandles holds an open namespace and a netlink handle inside it.
+type nsHandles struct {
+	ns netns.NsHandle
+	nl *netlink.Handle
+}
+
+func (h nsHandles) close() {
+	if h.nl != nil {
+		h.nl.Close()
+	}
+	h.ns.Close()
+}
+
+// ensureNS creates the namespace if missing and opens it.
+func ensureNS(name string, res *Result) (nsHandles, error) {
+	if !nsExists(name) {
+		if err := createNamedNS(name); err != nil {
+			return nsHandles{}, err
+		}
+		res.created("netns %s", name)
+	}
+	ns, err := openNS(name)
+	if err != nil {
+		return nsHandles{}, err
+	}
+	nl, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return nsHandles{}, fmt.Errorf("dataplane: netlink handle in %s: %w", name, err)
+	}
+	return nsHandles{ns: ns, nl: nl}, nil
+}
+
+// ApplyVPC converges the router namespace, interface namespaces, routes and
+// nftables table of one VPC to v, writing only what differs.
+func (l *Linux) ApplyVPC(ctx context.Context, v VPC) (Result, error) {
+	var res Result
+	if err := v.Validate(); err != nil {
+		return res, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	routerNS := l.RouterNamespace(v.ID)
+	router, err := ensureNS(routerNS, &res)
+	if err != nil {
+		return res, err
+	}
+	defer router.close()
+	if err := l.ensureRouterBase(routerNS, router, v, &res); err != nil {
+		return res, err
+	}
+	// The table goes first: it names links, which need not exist yet, so
+	// a new interface is filtered from the moment its veth appears.
+	wrote, err := applyRuleset(int(router.ns), buildRuleset(v))
+	if err != nil {
+		return res, err
+	}
+	if wrote {
+		res.updated("nftables table inet %s in %s", nftTableName, routerNS)
+	}
+	subnets := map[string]Subnet{}
+	for _, s := range v.Subnets {
+		subnets[s.ID] = s
+	}
+	tables := subnetTables(v.Subnets)
+	desiredLinks := map[string]bool{}
+	for _, i := range sortedBy(v.Interfaces, func(i Interface) string { return i.ID }) {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("dataplane: apply vpc %s: %w", v.ID, err)
+		}
+		desiredLinks[routerLinkName(i.ID)] = true
+		if err := l.ensureInterface(routerNS, router, i, subnets[i.SubnetID], &res); err != nil {
+			return res, fmt.Errorf("dataplane: interface %s: %w", i.ID, err)
+		}
+	}
+	if err := l.removeStaleInterfaces(router, desiredLinks, &res); err != nil {
+		return res, err
+	}
+	if err := syncRules(router.nl, v, tables, &res); err != nil {
+		return res, err
+	}
+	if err := syncRoutes(router.nl, v, tables, &res); err != nil {
+		return res, err
+	}
+	// Forwarding last, once the first table is in place.
+	if err := ensureSysctls(routerNS, [][2]string{{"net.ipv4.ip_forward", "1"}}, &res); err != nil {
+		return res, err
+	}
+	if err := l.writeResolvConf(v); err != nil {
+		return res, err
+	}
+	l.log.Debug("applied vpc", "vpc", v.ID, "created", len(res.Created), "updated", len(res.Updated), "deleted", len(res.Deleted))
+	return res, nil
+}
+
+// ensureRouterBase sets the router sysctls (forwarding comes later) and the
+// resolver addresses.
+func (l *Linux) ensureRouterBase(nsName string, h nsHandles, v VPC, res *Result) error {
+	if err := ensureSysctls(nsName, [][2]string{
+		{"net.ipv4.conf.all.rp_filter", "0"},
+		{"net.ipv4.conf.default.rp_filter", "0"},
+		{"net.ipv4.conf.all.send_redirects", "0"},
+		{"net.ipv4.conf.default.send_redirects", "0"},
+	}, res); err != nil {
+		return err
+	}
+	if err := disableIPv6(nsName, res); err != nil {
+		return err
+	}
+	lo, err := h.nl.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("dataplane: lo in %s: %w", nsName, err)
+	}
+	if err := ensureUp(h.nl, lo, res, nsName); err != nil {
+		return err
+	}
+	want := []netip.Prefix{netip.PrefixFrom(VPCResolver(v.CIDR), 32), netip.PrefixFrom(LinkLocalResolver(), 32)}
+	return syncAddrs(h.nl, lo, want, func(a netip.Prefix) bool { return !a.Addr().IsLoopback() }, res, nsName)
+}
+
+func ensureSysctls(nsName string, kvs [][2]string, res *Result) error {
+	changed, err := writeSysctls(nsName, kvs)
+	for _, key := range changed {
+		res.updated("sysctl %s in %s", key, nsName)
+	}
+	return err
+}
+
+// disableIPv6 keeps IPv6 (not realized yet) off the links of a namespace,
+// so no router solicitations or link-local traffic bypass the model. A
+// kernel without IPv6 needs nothing.
+func disableIPv6(nsName string, res *Result) error {
+	err := ensureSysctls(nsName, [][2]string{
+		{"net.ipv6.conf.default.disable_ipv6", "1"},
+		{"net.ipv6.conf.all.disable_ipv6", "1"},
+	}, res)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func ensureUp(nl *netlink.Handle, link netlink.Link, res *Result, where string) error {
+	if link.Attrs().Flags&net.FlagUp != 0 {
+		return nil
+	}
+	if err := nl.LinkSetUp(link); err != nil {
+		return fmt.Errorf("dataplane: set %s up in %s: %w", link.Attrs().Name, where, err)
+	}
+	res.updated("link %s up in %s", link.Attrs().Name, where)
+	return nil
+}
+
+// syncAddrs makes the IPv4 addresses of link that owned() selects equal want.
+func syncAddrs(nl *netlink.Handle, link netlink.Link, want []netip.Prefix, owned func(netip.Prefix) bool, res *Result, where string) error {
+	have, err := nl.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("dataplane: list addresses of %s in %s: %w", link.Attrs().Name, where, err)
+	}
+	present := map[netip.Prefix]bool{}
+	for _, a := range have {
+		p, ok := ipNetPrefix(a.IPNet)
+		if !ok || !owned(p) {
+			continue
+		}
+		if slices.Contains(want, p) {
+			present[p] = true
+			continue
+		}
+		if err := nl.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("dataplane: delete address %v from %s in %s: %w", p, link.Attrs().Name, where, err)
+		}
+		res.deleted("address %v on %s in %s", p, link.Attrs().Name, where)
+	}
+	for _, p := range want {
+		if present[p] {
+			continue
+		}
+		if err := nl.AddrAdd(link, &netlink.Addr{IPNet: prefixIPNet(p)}); err != nil {
+			return fmt.Errorf("dataplane: add address %v to %s in %s: %w", p, link.Attrs().Name, where, err)
+		}
+		res.created("address %v on %s in %s", p, link.Attrs().Name, where)
+	}
+	return nil
+}
+
+func ipNetPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+func prefixIPNet(p netip.Prefix) *net.IPNet {
+	bits := 32
+	if p.Addr().Is6() {
+		bits = 128
+	}
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), bits)}
+}
+
+// ensureInterface makes the interface namespace, its veth pair, addresses,
+// default route and the router-side proxy ARP and gateway address.
+func (l *Linux) ensureInterface(routerNS string, router nsHandles, i Interface, s Subnet, res *Result) error {
+	ifNS := l.InterfaceNamespace(i.ID)
+	iface, err := ensureNS(ifNS, res)
+	if err != nil {
+		return err
+	}
+	defer iface.close()
+	if err := disableIPv6(ifNS, res); err != nil {
+		return err
+	}
+	name := routerLinkName(i.ID)
+	rlink, err := router.nl.LinkByName(name)
+	if err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
+		return fmt.Errorf("dataplane: find %s in %s: %w", name, routerNS, err)
+	}
+	if rlink != nil && rlink.Attrs().Alias != i.ID {
+		if rlink.Attrs().Alias != "" {
+			return fmt.Errorf("dataplane: link %s in %s belongs to %q", name, routerNS, rlink.Attrs().Alias)
+		}
+		// Created before a crash, but never labelled: the name is ours.
+		if err := router.nl.LinkSetAlias(rlink, i.ID); err != nil {
+			return fmt.Errorf("dataplane: set alias of %s: %w", name, err)
+		}
+		res.updated("alias of %s in %s", name, routerNS)
+	}
+	if rlink == nil {
+		// A leftover eth0 would block creating the peer.
+		if stale, err := iface.nl.LinkByName(ifaceLink); err == nil {
+			if err := iface.nl.LinkDel(stale); err != nil {
+				return fmt.Errorf("dataplane: delete stale %s in %s: %w", ifaceLink, ifNS, err)
+			}
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: name, MTU: ifaceMTU},
+			PeerName:      ifaceLink,
+			PeerNamespace: netlink.NsFd(iface.ns),
+			PeerMTU:       ifaceMTU,
+		}
+		if err := router.nl.LinkAdd(veth); err != nil {
+			return fmt.Errorf("dataplane: add veth %s in %s: %w", name, routerNS, err)
+		}
+		res.created("veth %s in %s to %s in %s", name, routerNS, ifaceLink, ifNS)
+		if rlink, err = router.nl.LinkByName(name); err != nil {
+			return fmt.Errorf("dataplane: find new %s: %w", name, err)
+		}
+		if err := router.nl.LinkSetAlias(rlink, i.ID); err != nil {
+			return fmt.Errorf("dataplane: set alias of %s: %w", name, err)
+		}
+	}
+	if err := ensureUp(router.nl, rlink, res, routerNS); err != nil {
+		return err
+	}
+	// proxy_delay 0: answer proxy ARP at once instead of after up to 0.8 s.
+	if err := ensureSysctls(routerNS, [][2]string{
+		{"net.ipv4.conf." + name + ".proxy_arp", "1"},
+		{"net.ipv4.conf." + name + ".rp_filter", "0"},
+		{"net.ipv4.conf." + name + ".send_redirects", "0"},
+		{"net.ipv4.neigh." + name + ".proxy_delay", "0"},
+	}, res); err != nil {
+		return err
+	}
+	gw := SubnetRouter(s.CIDR)
+	if err := syncAddrs(router.nl, rlink, []netip.Prefix{netip.PrefixFrom(gw, 32)}, func(netip.Prefix) bool { return true }, res, routerNS); err != nil {
+		return err
+	}
+
+	lo, err := iface.nl.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("dataplane: lo in %s: %w", ifNS, err)
+	}
+	if err := ensureUp(iface.nl, lo, res, ifNS); err != nil {
+		return err
+	}
+	eth, err := iface.nl.LinkByName(ifaceLink)
+	if err != nil {
+		return fmt.Errorf("dataplane: %s in %s: %w", ifaceLink, ifNS, err)
+	}
+	if eth.Attrs().MTU != ifaceMTU {
+		if err := iface.nl.LinkSetMTU(eth, ifaceMTU); err != nil {
+			return fmt.Errorf("dataplane: mtu of %s in %s: %w", ifaceLink, ifNS, err)
+		}
+		res.updated("mtu of %s in %s", ifaceLink, ifNS)
+	}
+	if err := ensureUp(iface.nl, eth, res, ifNS); err != nil {
+		return err
+	}
+	want := netip.PrefixFrom(i.IP, s.CIDR.Bits())
+	if err := syncAddrs(iface.nl, eth, []netip.Prefix{want}, func(netip.Prefix) bool { return true }, res, ifNS); err != nil {
+		return err
+	}
+	return syncDefaultRoute(iface.nl, eth, gw, res, ifNS)
+}
+
+func syncDefaultRoute(nl *netlink.Handle, eth netlink.Link, gw netip.Addr, res *Result, where string) error {
+	routes, err := nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("dataplane: list routes in %s: %w", where, err)
+	}
+	existed := false
+	for _, r := range routes {
+		if dst, ok := ipNetPrefix(r.Dst); r.Dst != nil && (!ok || dst.Bits() != 0) {
+			continue // not a default route
+		}
+		if r.Gw.Equal(gw.AsSlice()) && r.LinkIndex == eth.Attrs().Index {
+			return nil
+		}
+		existed = true
+	}
+	route := &netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice(), Dst: prefixIPNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)), Protocol: routeProto}
+	if err := nl.RouteReplace(route); err != nil {
+		return fmt.Errorf("dataplane: default route via %v in %s: %w", gw, where, err)
+	}
+	if existed {
+		res.updated("default route via %v in %s", gw, where)
+	} else {
+		res.created("default route via %v in %s", gw, where)
+	}
+	return nil
+}
+
+// removeStaleInterfaces deletes router-side veths (found by their ENI alias)
+// and interface namespaces the VPC no longer has.
+func (l *Linux) removeStaleInterfaces(router nsHandles, desired map[string]bool, res *Result) error {
+	links, err := router.nl.LinkList()
+	if err != nil {
+		return fmt.Errorf("dataplane: list links: %w", err)
+	}
+	for _, link := range links {
+		a := link.Attrs()
+		if !ownedInterfaceLink(link) || desired[a.Name] {
+			continue // other components may add their own links here
+		}
+		if err := router.nl.LinkDel(link); err != nil {
+			return fmt.Errorf("dataplane: delete stale veth %s: %w", a.Name, err)
+		}
+		res.deleted("veth %s (%s)", a.Name, a.Alias)
+		if a.Alias != "" {
+			if err := deleteNamedNS(l.InterfaceNamespace(a.Alias)); err != nil {
+				return err
+			}
+			if err := l.removeInstanceDir(a.Alias); err != nil {
+				return err
+			}
+			res.deleted("netns %s", l.InterfaceNamespace(a.Alias))
+		}
+	}
+	return nil
+}
+
+// DeleteVPC removes the VPC's interface namespaces, table and router namespace.
+func (l *Linux) DeleteVPC(ctx context.Context, vpcID string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deleteVPCLocked(ctx, l.RouterNamespace(vpcID))
+}
+
+func (l *Linux) deleteVPCLocked(ctx context.Context, routerNS string) error {
+	if !nsExists(routerNS) {
+		return nil
+	}
+	var res Result
+	router, err := ensureNS(routerNS, &res)
+	if err != nil {
+		return err
+	}
+	defer router.close()
+	if err := l.removeStaleInterfaces(router, nil, &res); err != nil {
+		return err
+	}
+	if err := deleteRuleset(int(router.ns)); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dataplane: delete %s: %w", routerNS, err)
+	}
+	l.log.Info("deleted vpc router", "netns", routerNS, "interfaces", len(res.Deleted)/2)
+	return deleteNamedNS(routerNS)
+}
+
+// Cleanup removes router namespaces of VPCs not in keepVPCs and interface
+// namespaces no kept router links to (orphans of a crash mid-apply).
+func (l *Linux) Cleanup(ctx context.Context, keepVPCs []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keepRouters := map[string]bool{}
+	for _, id := range keepVPCs {
+		keepRouters[l.RouterNamespace(id)] = true
+	}
+	routers, err := listNamedNS(l.cfg.Prefix + "-r-")
+	if err != nil {
+		return err
+	}
+	keepIfaces := map[string]bool{}
+	var errs []error
+	for _, r := range routers {
+		if !keepRouters[r] {
+			errs = append(errs, l.deleteVPCLocked(ctx, r))
+			continue
+		}
+		ns, err := openNS(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		nl, err := netlink.NewHandleAt(ns)
+		ns.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dataplane: netlink handle in %s: %w", r, err))
+			continue
+		}
+		links, err := nl.LinkList()
+		nl.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dataplane: list links in %s: %w", r, err))
+			continue
+		}
+		for _, link := range links {
+			if ownedInterfaceLink(link) {
+				keepIfaces[l.InterfaceNamespace(link.Attrs().Alias)] = true
+			}
+		}
+	}
+	ifaces, err := listNamedNS(l.cfg.Prefix + "-n-")
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, n := range ifaces {
+		if !keepIfaces[n] {
+			l.log.Info("removing orphan interface namespace", "netns", n)
+			errs = append(errs, deleteNamedNS(n))
+		}
+	}
+	errs = append(errs, l.removeOrphanInstanceDirs(keepIfaces))
+	return errors.Join(errs...)
+}
+
+// ownedInterfaceLink reports whether a router-namespace link is the veth of
+// an interface: its alias is the ENI ID its name is derived from.
+func ownedInterfaceLink(link netlink.Link) bool {
+	a := link.Attrs()
+	return link.Type() == "veth" && a.Alias != "" && a.Name == routerLinkName(a.Alias)
+}
