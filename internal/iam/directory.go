@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/privlink/privlink/internal/cloud"
 	"github.com/privlink/privlink/internal/config"
+	"github.com/privlink/privlink/internal/policy"
 	"github.com/privlink/privlink/internal/store"
 )
 
@@ -22,6 +24,10 @@ import (
 type Directory struct {
 	db  *store.DB
 	log *slog.Logger
+	now func() time.Time
+
+	cacheMu sync.Mutex
+	cache   map[string]*policy.Compiled
 }
 
 // New returns a Directory over db.
@@ -29,7 +35,7 @@ func New(db *store.DB, log *slog.Logger) *Directory {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Directory{db: db, log: log}
+	return &Directory{db: db, log: log, now: time.Now, cache: map[string]*policy.Compiled{}}
 }
 
 // Credentials is an access key pair handed to a user.
