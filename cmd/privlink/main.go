@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/privlink/privlink/internal/config"
+	"github.com/privlink/privlink/internal/dataplane"
 	"github.com/privlink/privlink/internal/server"
 )
 
@@ -21,13 +22,20 @@ var version = "0.1.0-dev"
 const usage = `privlink: VPC endpoints and endpoint services with a real data plane.
 
 Usage:
-  privlink server [--listen ADDR] [--data-dir DIR] [--config FILE]
+  privlink server [--listen ADDR] [--data-dir DIR] [--config FILE] [--dataplane auto|on|off]
+  privlink exec INSTANCE-ID -- COMMAND [ARG...]
+  privlink policy validate [--kind KIND] FILE | simulate --input FILE
   privlink version
 
 Run 'privlink <command> --help' for a command's flags.
 `
 
 func main() {
+	// The data plane re-executes this binary to enter an instance's
+	// namespaces; that entry point must run before anything else.
+	if dataplane.ExecMain(os.Args) {
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -39,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "exec":
+		return runExec(args[1:], os.Stdin, stdout, stderr)
+	case "policy":
+		return runPolicy(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "privlink %s\n", version)
 		return 0
@@ -57,6 +69,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", "./privlink-data", "directory of the embedded store")
 	configPath := fs.String("config", "", "YAML file with regions, organizations and accounts")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	dataPlane := fs.String("dataplane", "auto", "realize networks in the kernel: auto (when root on Linux), on or off")
+	prefix := fs.String("dataplane-prefix", "pl", "prefix of every namespace and link the data plane creates")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -76,7 +90,14 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.Start(ctx, server.Config{Listen: *listen, DataDir: *dataDir, Config: cfg, Log: log})
+	mode := server.DataPlaneMode(*dataPlane)
+	switch mode {
+	case server.DataPlaneAuto, server.DataPlaneOn, server.DataPlaneOff:
+	default:
+		fmt.Fprintf(stderr, "privlink: --dataplane must be auto, on or off, not %q\n", *dataPlane)
+		return 2
+	}
+	srv, err := server.Start(ctx, server.Config{Listen: *listen, DataDir: *dataDir, Config: cfg, Log: log, DataPlane: mode, DataPlanePrefix: *prefix})
 	if err != nil {
 		fmt.Fprintf(stderr, "privlink: %v\n", err)
 		return 1

@@ -123,6 +123,8 @@ type RouteTableAssociation struct {
 	ID       string `json:"id"`
 	SubnetID string `json:"subnet,omitempty"`
 	Main     bool   `json:"main,omitempty"`
+	// GatewayID is set for an edge association (ingress routing of an igw-…).
+	GatewayID string `json:"gw,omitempty"`
 }
 
 // RouteTable is a VPC route table.
@@ -198,6 +200,9 @@ type Instance struct {
 	KeyName            string   `json:"key,omitempty"`
 	AmiLaunchIndex     int      `json:"launchIndex"`
 	TerminatedAt       string   `json:"terminatedAt,omitempty"`
+	ClientToken        string   `json:"clientToken,omitempty"`
+	// TransitionReason is StateTransitionReason, e.g. "User initiated (… GMT)".
+	TransitionReason string `json:"reason,omitempty"`
 }
 
 // Interface types, as DescribeNetworkInterfaces reports them.

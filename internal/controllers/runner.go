@@ -33,6 +33,18 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, id string) (Result, error)
 }
 
+// Mapper is implemented by reconcilers whose keys are not the IDs of the
+// changed records (the network reconciler is keyed by VPC ID): Map returns
+// the keys a change affects.
+type Mapper interface {
+	Map(e store.Event) []string
+}
+
+// Lister is implemented by Mapper reconcilers to list every key at resync.
+type Lister interface {
+	Keys(tx *store.Tx) []string
+}
+
 // TerminalError marks an error that retrying cannot fix.
 type TerminalError struct{ Err error }
 
@@ -114,6 +126,12 @@ func NewRunner(db *store.DB, cfg Config, recs ...Reconciler) *Runner {
 func (r *Runner) Run(ctx context.Context) {
 	r.db.Watch(func(e store.Event) {
 		for _, rec := range r.byKind[e.Kind] {
+			if m, ok := rec.(Mapper); ok {
+				for _, key := range m.Map(e) {
+					r.enqueue(item{rec, key})
+				}
+				continue
+			}
 			r.enqueue(item{rec, e.ID})
 		}
 	})
@@ -143,13 +161,22 @@ func (r *Runner) Run(ctx context.Context) {
 func (r *Runner) resyncAll() {
 	var items []item
 	r.db.View(func(tx *store.Tx) error {
+		for _, rec := range r.all {
+			if l, ok := rec.(Lister); ok {
+				for _, key := range l.Keys(tx) {
+					items = append(items, item{rec, key})
+				}
+			}
+		}
 		for kind, recs := range r.byKind {
 			if !tx.HasKind(kind) {
 				continue
 			}
 			tx.Each(kind, func(id string, _ any) bool {
 				for _, rec := range recs {
-					items = append(items, item{rec, id})
+					if _, mapped := rec.(Lister); !mapped {
+						items = append(items, item{rec, id})
+					}
 				}
 				return true
 			})

@@ -82,6 +82,8 @@ func New(cfg Config) (*ControlPlane, error) {
 	if cp.now == nil {
 		cp.now = time.Now
 	}
+	// PrivateLink: private-DNS endpoints need the VPC's DNS attributes.
+	cp.vpcAttributeChecks = append(cp.vpcAttributeChecks, checkEndpointDNSAttributes)
 	for _, r := range cfg.Regions {
 		cp.regions[r.Name] = r
 		cp.order = append(cp.order, r.Name)

@@ -18,5 +18,14 @@ func Kinds() store.Kinds {
 		cloud.KindInstance:         func() any { return new(cloud.Instance) },
 		cloud.KindNetworkInterface: func() any { return new(cloud.NetworkInterface) },
 		cloud.KindClientToken:      func() any { return new(cloud.ClientTokenRecord) },
+		// PrivateLink (endpoint*.go).
+		cloud.KindVpcEndpoint:            func() any { return new(cloud.VpcEndpoint) },
+		cloud.KindVpcEndpointService:     func() any { return new(cloud.VpcEndpointService) },
+		cloud.KindConnectionNotification: func() any { return new(cloud.ConnectionNotification) },
+		cloud.KindEndpointEvent:          func() any { return new(cloud.EndpointEvent) },
+		// ELBv2 (loadbalancer.go, targetgroup.go, listener.go).
+		cloud.KindLoadBalancer: func() any { return new(cloud.LoadBalancer) },
+		cloud.KindTargetGroup:  func() any { return new(cloud.TargetGroup) },
+		cloud.KindListener:     func() any { return new(cloud.Listener) },
 	}
 }

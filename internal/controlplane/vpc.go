@@ -251,6 +251,12 @@ var vpcDependencyKinds = []struct {
 	inVpc      func(v any, vpcID string) bool
 }{
 	{kind: cloud.KindNetworkInterface, what: "network interfaces", inVpc: func(v any, vpcID string) bool { return v.(*cloud.NetworkInterface).VpcID == vpcID }},
+	{kind: cloud.KindVpcEndpoint, what: "VPC endpoints", inVpc: func(v any, vpcID string) bool {
+		ep := v.(*cloud.VpcEndpoint)
+		return ep.VpcID == vpcID && ep.State != cloud.StateDeleted
+	}},
+	{kind: cloud.KindLoadBalancer, what: "load balancers", inVpc: func(v any, vpcID string) bool { return v.(*cloud.LoadBalancer).VpcID == vpcID }},
+	{kind: cloud.KindTargetGroup, what: "target groups", inVpc: func(v any, vpcID string) bool { return v.(*cloud.TargetGroup).VpcID == vpcID }},
 }
 
 // VpcAttribute is one of the attributes of Describe/ModifyVpcAttribute.

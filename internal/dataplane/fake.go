@@ -13,9 +13,10 @@ import (
 type FakeRealizer struct {
 	Prefix string // namespace name prefix; "" means DefaultPrefix
 
-	mu      sync.Mutex
-	vpcs    map[string]VPC
-	applies int
+	mu       sync.Mutex
+	vpcs     map[string]VPC
+	applies  int
+	internet *Internet
 	// Err, if set, is returned by every call (to test error paths).
 	Err error
 }
@@ -87,6 +88,51 @@ func (f *FakeRealizer) RouterNamespace(vpcID string) string { return routerNSNam
 // InterfaceNamespace names an interface namespace.
 func (f *FakeRealizer) InterfaceNamespace(eniID string) string { return ifaceNSName(f.prefix(), eniID) }
 
+// ApplyInternet records in.
+func (f *FakeRealizer) ApplyInternet(_ context.Context, in Internet) (Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return Result{}, f.Err
+	}
+	if err := in.Validate(); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	switch {
+	case f.internet == nil:
+		res.created("internet")
+	case !slices.Equal(f.internet.localPrefixes(), in.localPrefixes()):
+		res.updated("internet")
+	}
+	f.internet = &in
+	return res, nil
+}
+
+// DeleteInternet forgets the internet.
+func (f *FakeRealizer) DeleteInternet(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	f.internet = nil
+	return nil
+}
+
+// InternetNamespace names the fake internet's namespace.
+func (f *FakeRealizer) InternetNamespace() string { return internetNSName(f.prefix()) }
+
+// AppliedInternet returns the last applied internet.
+func (f *FakeRealizer) AppliedInternet() (Internet, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.internet == nil {
+		return Internet{}, false
+	}
+	return *f.internet, true
+}
+
 // Applied returns the last applied state of a VPC.
 func (f *FakeRealizer) Applied(vpcID string) (VPC, bool) {
 	f.mu.Lock()
@@ -112,7 +158,7 @@ func (f *FakeRealizer) Applies() int {
 // vpcEqual compares two models by their realized form: the rendered
 // ruleset, routes and interfaces.
 func vpcEqual(a, b VPC) bool {
-	if a.ID != b.ID || a.CIDR != b.CIDR || buildRuleset(a).String() != buildRuleset(b).String() {
+	if a.ID != b.ID || a.CIDR != b.CIDR || a.InternetGatewayID != b.InternetGatewayID || buildRuleset(a).String() != buildRuleset(b).String() {
 		return false
 	}
 	return slices.EqualFunc(sortedBy(a.Interfaces, ifaceID), sortedBy(b.Interfaces, ifaceID), func(x, y Interface) bool {

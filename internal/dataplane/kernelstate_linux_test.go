@@ -37,6 +37,11 @@ func TestKernelState(t *testing.T) {
 		return string(out)
 	}
 	a1, b1 := routerLinkName("eni-a1"), routerLinkName("eni-b1")
+	nat, err := e.l.InternetAddress(v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := nat.Next().String()
 	tables := subnetTables(v.Subnets)
 	tests := []struct {
 		name string
@@ -52,6 +57,9 @@ func TestKernelState(t *testing.T) {
 			"tcp dport 443 ip daddr @pl-1 return",
 			"elements = { 198.18.0.0/15, 203.0.113.0/24 }",
 			`elements = { "` + b1 + `" }`,
+			"type nat hook postrouting priority srcnat; policy accept;",
+			`oifname "` + uplinkLink + `" masquerade`,
+			`iifname "` + uplinkLink + `" drop`,
 		}},
 		{"policy rules", run("ip", "rule"), []string{
 			"1000:\tfrom all iif " + a1 + " lookup " + strconv.Itoa(tables["subnet-a"]),
@@ -60,7 +68,7 @@ func TestKernelState(t *testing.T) {
 		{"routes", run("ip", "route", "show", "table", "all"), []string{
 			"unreachable default table " + strconv.Itoa(tables["subnet-a"]),
 			"throw 10.77.0.0/16 table " + strconv.Itoa(tables["subnet-a"]),
-			"blackhole 198.19.0.0/16 table " + strconv.Itoa(tables["subnet-a"]),
+			"198.19.0.0/16 via " + gw + " dev " + uplinkLink + " table " + strconv.Itoa(tables["subnet-a"]),
 			"10.200.0.0/16 via 10.77.2.10 dev " + b1 + " table " + strconv.Itoa(tables["subnet-a"]),
 			"unreachable 10.77.0.0/16 proto 250",
 			"10.77.1.10 dev " + a1 + " proto 250 scope link",
@@ -68,6 +76,15 @@ func TestKernelState(t *testing.T) {
 			"local 169.254.169.253 dev lo",
 		}},
 	}
+	inet, err := exec.Command("ip", "netns", "exec", e.l.InternetNamespace(), "nft", "list", "table", "inet", nftTableName).CombinedOutput()
+	if err != nil {
+		t.Fatalf("internet table: %v\n%s", err, inet)
+	}
+	tests = append(tests, struct {
+		name string
+		out  string
+		want []string
+	}{"internet forwards nothing", string(inet), []string{"type filter hook forward priority filter; policy drop;"}})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, w := range tc.want {

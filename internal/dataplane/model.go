@@ -35,6 +35,14 @@ type Realizer interface {
 	RouterNamespace(vpcID string) string
 	// InterfaceNamespace names the namespace of a network interface.
 	InterfaceNamespace(eniID string) string
+	// ApplyInternet converges the fake internet (the namespace owning
+	// 198.18.0.0/15 with the region's public service addresses) to in.
+	ApplyInternet(ctx context.Context, in Internet) (Result, error)
+	// DeleteInternet removes the fake internet and every VPC's link to it;
+	// Cleanup never does, so call it only when tearing everything down.
+	DeleteInternet(ctx context.Context) error
+	// InternetNamespace names the fake internet's namespace.
+	InternetNamespace() string
 }
 
 // Result reports what ApplyVPC changed, one human-readable object name per entry.
@@ -61,13 +69,16 @@ func (r *Result) deleted(format string, a ...any) {
 
 // VPC is the desired state of one VPC. Only IPv4 is realized.
 type VPC struct {
-	ID             string
-	CIDR           netip.Prefix
-	Subnets        []Subnet
-	Interfaces     []Interface
-	SecurityGroups []SecurityGroup
-	NetworkACLs    []NetworkACL
-	PrefixLists    []PrefixList
+	ID   string
+	CIDR netip.Prefix
+	// InternetGatewayID is the attached internet gateway, "" for none.
+	// Routes to any other gateway are blackholes, as AWS shows them.
+	InternetGatewayID string
+	Subnets           []Subnet
+	Interfaces        []Interface
+	SecurityGroups    []SecurityGroup
+	NetworkACLs       []NetworkACL
+	PrefixLists       []PrefixList
 }
 
 // Subnet is one subnet with the routes of its associated route table. The
@@ -82,8 +93,9 @@ type Subnet struct {
 // RouteTarget says where a route sends packets.
 type RouteTarget int
 
-// Route targets. Internet gateway and gateway endpoint targets are realized
-// as blackholes until the data plane has an internet and gateway-endpoint path.
+// Route targets. Internet gateway routes lead to the fake internet when
+// the VPC has that gateway attached, and are blackholes otherwise; gateway
+// endpoint routes (with a prefix list) lead to it without a gateway.
 const (
 	TargetLocal RouteTarget = iota
 	TargetBlackhole

@@ -90,12 +90,14 @@ func writeRuleset(c *nftables.Conn, rs nftRuleset, fingerprint []byte) error {
 	chains := map[string]*nftables.Chain{}
 	for _, ch := range rs.Chains {
 		chain := &nftables.Chain{Name: ch.Name, Table: table}
-		if ch.Hook {
-			policy := nftables.ChainPolicyDrop
-			chain.Type = nftables.ChainTypeFilter
-			chain.Hooknum = nftables.ChainHookForward
-			chain.Priority = nftables.ChainPriorityFilter
-			chain.Policy = &policy
+		drop, accept := nftables.ChainPolicyDrop, nftables.ChainPolicyAccept
+		switch ch.Hook {
+		case hookForward:
+			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, &drop
+		case hookInput:
+			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter, &accept
+		case hookPostrouting:
+			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, &accept
 		}
 		chains[ch.Name] = c.AddChain(chain)
 	}
@@ -189,6 +191,8 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		out = append(out, &expr.Verdict{Kind: expr.VerdictReturn})
 	case verdictJump:
 		out = append(out, &expr.Verdict{Kind: expr.VerdictJump, Chain: r.Jump})
+	case verdictMasquerade:
+		out = append(out, &expr.Masq{})
 	}
 	return out, nil
 }

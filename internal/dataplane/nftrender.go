@@ -15,8 +15,13 @@ func (rs nftRuleset) String() string {
 	}
 	for _, c := range rs.Chains {
 		fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
-		if c.Hook {
+		switch c.Hook {
+		case hookForward:
 			b.WriteString("\t\ttype filter hook forward priority filter; policy drop;\n")
+		case hookInput:
+			b.WriteString("\t\ttype filter hook input priority filter; policy accept;\n")
+		case hookPostrouting:
+			b.WriteString("\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
 		}
 		for _, r := range c.Rules {
 			fmt.Fprintf(&b, "\t\t%s\n", r)
@@ -67,6 +72,8 @@ func (r nftRule) String() string {
 		parts = append(parts, "return")
 	case verdictJump:
 		parts = append(parts, "jump "+r.Jump)
+	case verdictMasquerade:
+		parts = append(parts, "masquerade")
 	}
 	return strings.Join(parts, " ")
 }

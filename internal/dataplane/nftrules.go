@@ -74,6 +74,7 @@ const (
 	verdictDrop
 	verdictReturn
 	verdictJump
+	verdictMasquerade
 )
 
 type nftRule struct {
@@ -82,9 +83,19 @@ type nftRule struct {
 	Jump    string
 }
 
+// chainHook says which base chain a chain is, if any.
+type chainHook int
+
+const (
+	hookNone        chainHook = iota
+	hookForward               // filter, policy drop
+	hookInput                 // filter, policy accept
+	hookPostrouting           // nat at srcnat, policy accept
+)
+
 type nftChain struct {
 	Name  string
-	Hook  bool // the base chain on the forward hook, policy drop
+	Hook  chainHook
 	Rules []nftRule
 }
 
@@ -148,7 +159,7 @@ func buildRuleset(v VPC) nftRuleset {
 		rs.Sets = append(rs.Sets, nftSet{Name: plSetName(p.ID), Kind: setAddrInterval, Prefixes: mergePrefixes(p.CIDRs)})
 	}
 
-	fwd := nftChain{Name: "forward", Hook: true}
+	fwd := nftChain{Name: "forward", Hook: hookForward}
 	add := func(v verdictKind, jump string, m ...nftMatch) {
 		fwd.Rules = append(fwd.Rules, nftRule{Matches: m, Verdict: v, Jump: jump})
 	}
@@ -182,7 +193,16 @@ func buildRuleset(v VPC) nftRuleset {
 	// Only traffic between interfaces of this model passes: a link the
 	// table does not know yet (created before the next apply) is dropped.
 	add(verdictAccept, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldOifname, Set: allInterfacesSet})
+	uplink := needsUplink(v)
+	if uplink {
+		// New connections may leave through the uplink (after the source
+		// interface's egress groups above); from it, only replies enter.
+		add(verdictAccept, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldOifname, Name: uplinkLink})
+	}
 	rs.Chains = append(rs.Chains, fwd)
+	if uplink {
+		rs.Chains = append(rs.Chains, uplinkChains()...)
+	}
 
 	for _, id := range slices.Sorted(maps.Keys(usedACLs)) {
 		for _, egress := range []bool{true, false} {
@@ -199,6 +219,22 @@ func buildRuleset(v VPC) nftRuleset {
 		}
 	}
 	return rs
+}
+
+// uplinkChains keep the internet from opening connections to the router
+// itself (its resolver, say), and masquerade what leaves on the uplink to
+// the uplink address, unique per VPC, so overlapping VPCs get their replies.
+func uplinkChains() []nftChain {
+	up := nftMatch{Field: fieldIifname, Name: uplinkLink}
+	return []nftChain{
+		{Name: "input", Hook: hookInput, Rules: []nftRule{
+			{Matches: []nftMatch{up, {Field: fieldCtState, Value: ctEstablished | ctRelated}}, Verdict: verdictAccept},
+			{Matches: []nftMatch{up}, Verdict: verdictDrop},
+		}},
+		{Name: "postrouting", Hook: hookPostrouting, Rules: []nftRule{
+			{Matches: []nftMatch{{Field: fieldOifname, Name: uplinkLink}}, Verdict: verdictMasquerade},
+		}},
+	}
 }
 
 func aclChainRules(a NetworkACL, egress bool) nftChain {

@@ -137,7 +137,18 @@ func (l *Linux) ApplyVPC(ctx context.Context, v VPC) (Result, error) {
 	if err := syncRules(router.nl, v, tables, &res); err != nil {
 		return res, err
 	}
-	if err := syncRoutes(router.nl, v, tables, &res); err != nil {
+	// The uplink goes before the routes through it and after the table
+	// that filters and masquerades what crosses it.
+	var up uplink
+	if needsUplink(v) {
+		up, err = l.ensureUplink(routerNS, router, v, &res)
+	} else {
+		err = l.removeUplink(router, routerNS, &res)
+	}
+	if err != nil {
+		return res, fmt.Errorf("dataplane: uplink of vpc %s: %w", v.ID, err)
+	}
+	if err := syncRoutes(router.nl, v, tables, up, &res); err != nil {
 		return res, err
 	}
 	// Forwarding last, once the first table is in place.
@@ -433,6 +444,11 @@ func (l *Linux) deleteVPCLocked(ctx context.Context, routerNS string) error {
 	if err := l.removeStaleInterfaces(router, nil, &res); err != nil {
 		return err
 	}
+	// Explicitly: a socket still open in the router would keep the
+	// namespace, and so the uplink into the internet, alive.
+	if err := l.removeUplink(router, routerNS, &res); err != nil {
+		return err
+	}
 	if err := deleteRuleset(int(router.ns)); err != nil {
 		return err
 	}
@@ -443,8 +459,10 @@ func (l *Linux) deleteVPCLocked(ctx context.Context, routerNS string) error {
 	return deleteNamedNS(routerNS)
 }
 
-// Cleanup removes router namespaces of VPCs not in keepVPCs and interface
-// namespaces no kept router links to (orphans of a crash mid-apply).
+// Cleanup removes router namespaces of VPCs not in keepVPCs, interface
+// namespaces no kept router links to (orphans of a crash mid-apply) and
+// internet-side uplinks of VPCs not kept. The internet namespace itself
+// stays: only DeleteInternet removes it.
 func (l *Linux) Cleanup(ctx context.Context, keepVPCs []string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -452,12 +470,12 @@ func (l *Linux) Cleanup(ctx context.Context, keepVPCs []string) error {
 	for _, id := range keepVPCs {
 		keepRouters[l.RouterNamespace(id)] = true
 	}
+	errs := []error{l.pruneInternetLinks(func(vpcID string) bool { return slices.Contains(keepVPCs, vpcID) })}
 	routers, err := listNamedNS(l.cfg.Prefix + "-r-")
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	keepIfaces := map[string]bool{}
-	var errs []error
 	for _, r := range routers {
 		if !keepRouters[r] {
 			errs = append(errs, l.deleteVPCLocked(ctx, r))

@@ -53,6 +53,9 @@ func newTestEnv(t *testing.T) *testEnv {
 		if err := l.Cleanup(context.Background(), nil); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
+		if err := l.DeleteInternet(context.Background()); err != nil {
+			t.Errorf("delete internet: %v", err)
+		}
 		if left, _ := listNamedNS(prefix); len(left) > 0 {
 			t.Errorf("namespaces left after cleanup: %v", left)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 )
 
 // Linux is unavailable off Linux; every call returns ErrUnsupported.
@@ -53,3 +54,17 @@ func (l *Linux) Exec(context.Context, string, []string, io.Reader, io.Writer, io
 
 // ExecMain returns false: there is no re-exec entry point off Linux.
 func ExecMain([]string) bool { return false }
+
+// ApplyInternet returns ErrUnsupported.
+func (l *Linux) ApplyInternet(context.Context, Internet) (Result, error) {
+	return Result{}, ErrUnsupported
+}
+
+// DeleteInternet returns ErrUnsupported.
+func (l *Linux) DeleteInternet(context.Context) error { return ErrUnsupported }
+
+// InternetNamespace names the fake internet's namespace.
+func (l *Linux) InternetNamespace() string { return internetNSName(l.cfg.Prefix) }
+
+// InternetAddress returns ErrUnsupported.
+func (l *Linux) InternetAddress(string) (netip.Addr, error) { return netip.Addr{}, ErrUnsupported }

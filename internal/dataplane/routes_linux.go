@@ -73,8 +73,9 @@ func (r desiredRoute) String() string {
 // each subnet table throws the VPC CIDR back to main (the implicit local
 // route), adds the subnet's routes, and ends in an unreachable default, so
 // packets with no route get ICMP net-unreachable from the subnet router.
-// Internet-gateway and gateway-endpoint targets are blackholes for now.
-func desiredRoutes(v VPC, tables map[string]int) []desiredRoute {
+// Internet-gateway and gateway-endpoint routes go via the uplink (up, whose
+// Link is "" when the VPC has none); a detached gateway is a blackhole.
+func desiredRoutes(v VPC, tables map[string]int, up uplink) []desiredRoute {
 	var out []desiredRoute
 	enis := map[string]Interface{}
 	for _, i := range v.Interfaces {
@@ -108,6 +109,10 @@ func desiredRoutes(v VPC, tables map[string]int) []desiredRoute {
 					if i, ok := enis[r.TargetID]; ok {
 						dr = desiredRoute{Table: t, Dst: d.Masked(), Type: unix.RTN_UNICAST, Link: routerLinkName(i.ID), Gw: i.IP}
 					}
+				case TargetInternetGateway, TargetGatewayEndpoint:
+					if up.Link != "" && (usesInternetGateway(v, r) || usesGatewayEndpoint(r)) {
+						dr = desiredRoute{Table: t, Dst: d.Masked(), Type: unix.RTN_UNICAST, Link: up.Link, Gw: up.Gw}
+					}
 				}
 				out = append(out, dr)
 			}
@@ -129,9 +134,14 @@ func desiredRoutes(v VPC, tables map[string]int) []desiredRoute {
 	return dedup
 }
 
-func syncRoutes(nl *netlink.Handle, v VPC, tables map[string]int, res *Result) error {
+func syncRoutes(nl *netlink.Handle, v VPC, tables map[string]int, up uplink, res *Result) error {
+	return syncRouteSet(nl, desiredRoutes(v, tables, up), res)
+}
+
+// syncRouteSet makes the routes of our protocol, in all tables, equal want.
+func syncRouteSet(nl *netlink.Handle, desired []desiredRoute, res *Result) error {
 	want := map[string]desiredRoute{}
-	for _, r := range desiredRoutes(v, tables) {
+	for _, r := range desired {
 		want[r.String()] = r
 	}
 	have, err := nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: routeProto}, netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
@@ -174,6 +184,9 @@ func syncRoutes(nl *netlink.Handle, v VPC, tables map[string]int, res *Result) e
 			}
 			route.LinkIndex = link.Attrs().Index
 			route.Scope = netlink.SCOPE_LINK
+			if r.Type == unix.RTN_LOCAL {
+				route.Scope = netlink.SCOPE_HOST // the kernel rejects a wider scope
+			}
 		}
 		if r.Gw.IsValid() {
 			route.Gw = r.Gw.AsSlice()

@@ -18,7 +18,7 @@ func TestDesiredRoutes(t *testing.T) {
 	tables := subnetTables(v.Subnets)
 	ta := tables["subnet-a"]
 	got := map[string]bool{}
-	for _, r := range desiredRoutes(v, tables) {
+	for _, r := range desiredRoutes(v, tables, uplink{}) {
 		got[r.String()] = true
 	}
 	web := routerLinkName("eni-web")
@@ -44,4 +44,35 @@ func TestDesiredRoutes(t *testing.T) {
 			t.Error("both an unreachable and an igw default route")
 		}
 	})
+}
+
+// With an uplink, routes to the attached gateway and to gateway endpoints
+// go through it; a route to a detached gateway stays a blackhole.
+func TestDesiredRoutesUplink(t *testing.T) {
+	v := builderVPC()
+	v.InternetGatewayID = "igw-1"
+	v.Subnets[1].Routes = []Route{
+		{Destination: pfx("0.0.0.0/0"), Target: TargetInternetGateway, TargetID: "igw-1"},
+		{PrefixListID: "pl-s3", Target: TargetGatewayEndpoint, TargetID: "vpce-1"},
+	}
+	v.Subnets[0].Routes = []Route{{Destination: pfx("0.0.0.0/0"), Target: TargetInternetGateway, TargetID: "igw-old"}}
+	tables := subnetTables(v.Subnets)
+	ta, tb := tables["subnet-a"], tables["subnet-b"]
+	gw := netip.MustParseAddr("169.254.0.1")
+	got := map[string]bool{}
+	for _, r := range desiredRoutes(v, tables, uplink{Link: uplinkLink, Gw: gw}) {
+		got[r.String()] = true
+	}
+	for _, w := range []desiredRoute{
+		{Table: ta, Dst: pfx("0.0.0.0/0"), Type: unix.RTN_UNICAST, Link: uplinkLink, Gw: gw},
+		{Table: ta, Dst: pfx("198.18.0.0/24"), Type: unix.RTN_UNICAST, Link: uplinkLink, Gw: gw},
+		{Table: ta, Dst: pfx("198.18.1.0/24"), Type: unix.RTN_UNICAST, Link: uplinkLink, Gw: gw},
+		{Table: tb, Dst: pfx("0.0.0.0/0"), Type: unix.RTN_BLACKHOLE},
+	} {
+		t.Run(w.String(), func(t *testing.T) {
+			if !got[w.String()] {
+				t.Errorf("missing; have %v", got)
+			}
+		})
+	}
 }

@@ -3,8 +3,9 @@ package iam
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/privlink/privlink/internal/cloud"
 	"github.com/privlink/privlink/internal/policy"
@@ -21,24 +22,89 @@ type Authorizer struct {
 // NewAuthorizer returns the identity-policy authorizer over dir.
 func NewAuthorizer(dir *Directory) *Authorizer { return &Authorizer{dir: dir} }
 
-// Authorize implements controlplane.Authorizer.
+// Authorize implements controlplane.Authorizer. It reads identities from
+// the directory's snapshot, never from the store, so callers may authorize
+// while they hold a store transaction (store locks are not re-entrant).
 func (a *Authorizer) Authorize(_ context.Context, p *cloud.Principal, action, resource string) error {
+	return a.dir.authz(p, action, resource)
+}
+
+func (d *Directory) authz(p *cloud.Principal, action, resource string) error {
 	if p == nil {
 		return deniedError(action, "anonymous", resource, "because no identity-based policy allows the "+action+" action")
 	}
 	if p.IsRoot() {
 		return nil
 	}
-	set, err := a.dir.identityPolicies(p)
+	set, err := d.identityPolicies(p)
 	if err != nil {
 		return err
 	}
-	req := a.dir.requestFor(p, action, resource)
+	req := d.requestFor(p, action, resource)
 	res := policy.Evaluate(set, req)
 	if res.Decision == policy.Allowed {
 		return nil
 	}
 	return deniedError(action, p.ARN, resource, strings.TrimPrefix(res.Message, fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %q ", p.ARN, action, resource)))
+}
+
+// identities is an in-memory copy of the users and roles that
+// authorization reads, kept current by a store watch.
+type identities struct {
+	mu    sync.RWMutex
+	users map[string]*cloud.User // by store key
+	roles map[string]*cloud.Role
+}
+
+// watchIdentities loads the users and roles and follows their changes.
+// The watch is registered first: a write after it is seen by the watch, a
+// write before the load is seen by the load, and no write runs during it.
+func (d *Directory) watchIdentities() {
+	d.ids.users, d.ids.roles = map[string]*cloud.User{}, map[string]*cloud.Role{}
+	d.db.Watch(func(e store.Event) {
+		switch e.Kind {
+		case cloud.KindUser:
+			d.ids.mu.Lock()
+			if u, ok := e.Value.(*cloud.User); ok && u != nil {
+				d.ids.users[e.ID] = u
+			} else {
+				delete(d.ids.users, e.ID)
+			}
+			d.ids.mu.Unlock()
+		case cloud.KindRole:
+			d.ids.mu.Lock()
+			if r, ok := e.Value.(*cloud.Role); ok && r != nil {
+				d.ids.roles[e.ID] = r
+			} else {
+				delete(d.ids.roles, e.ID)
+			}
+			d.ids.mu.Unlock()
+		}
+	})
+	d.db.View(func(tx *store.Tx) error {
+		d.ids.mu.Lock()
+		defer d.ids.mu.Unlock()
+		tx.Each(cloud.KindUser, func(id string, v any) bool { d.ids.users[id] = v.(*cloud.User); return true })
+		tx.Each(cloud.KindRole, func(id string, v any) bool { d.ids.roles[id] = v.(*cloud.Role); return true })
+		return nil
+	})
+}
+
+// holderOf returns the inline policies, boundary and tags of a principal.
+func (d *Directory) holderOf(p *cloud.Principal) (inline map[string]string, boundary string, tags cloud.Tags) {
+	d.ids.mu.RLock()
+	defer d.ids.mu.RUnlock()
+	switch p.Type {
+	case cloud.PrincipalUser:
+		if u := d.ids.users[cloud.UserKey(p.AccountID, p.Name)]; u != nil {
+			return u.Policies, u.Boundary, u.Tags
+		}
+	case cloud.PrincipalAssumedRole:
+		if r := d.ids.roles[cloud.RoleKey(p.AccountID, p.Name)]; r != nil {
+			return r.Policies, r.Boundary, r.Tags
+		}
+	}
+	return nil, "", nil
 }
 
 // deniedError renders AWS's access-denied error for the action's service:
@@ -54,22 +120,14 @@ func deniedError(action, principal, resource, because string) error {
 // identityPolicies compiles the policies that bound a principal.
 func (d *Directory) identityPolicies(p *cloud.Principal) (*policy.Policies, error) {
 	set := &policy.Policies{}
-	var inline map[string]string
-	var boundary string
-	d.db.View(func(tx *store.Tx) error {
-		switch p.Type {
-		case cloud.PrincipalUser:
-			if u, ok := store.Get[cloud.User](tx, cloud.KindUser, cloud.UserKey(p.AccountID, p.Name)); ok {
-				inline, boundary = u.Policies, u.Boundary
-			}
-		case cloud.PrincipalAssumedRole:
-			if r, ok := store.Get[cloud.Role](tx, cloud.KindRole, cloud.RoleKey(p.AccountID, p.Name)); ok {
-				inline, boundary = r.Policies, r.Boundary
-			}
-		}
-		return nil
-	})
-	for name, doc := range inline {
+	inline, boundary, _ := d.holderOf(p)
+	names := make([]string, 0, len(inline))
+	for name := range inline {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		doc := inline[name]
 		c, err := d.compiled(doc, policy.Identity)
 		if err != nil {
 			return nil, fmt.Errorf("iam: stored policy %s of %s: %w", name, p.ARN, err)
@@ -126,7 +184,7 @@ func (d *Directory) requestFor(p *cloud.Principal, action, resource string) *pol
 		Resource:         resource,
 		ResourceAccount:  p.AccountID,
 		ResourceOrgID:    p.OrgID,
-		Time:             time.Now(),
+		Time:             d.now(),
 	}
 	switch p.Type {
 	case cloud.PrincipalUser:
@@ -143,20 +201,7 @@ func (d *Directory) requestFor(p *cloud.Principal, action, resource string) *pol
 }
 
 func (d *Directory) principalTags(p *cloud.Principal) map[string]string {
-	var tags cloud.Tags
-	d.db.View(func(tx *store.Tx) error {
-		switch p.Type {
-		case cloud.PrincipalUser:
-			if u, ok := store.Get[cloud.User](tx, cloud.KindUser, cloud.UserKey(p.AccountID, p.Name)); ok {
-				tags = u.Tags
-			}
-		case cloud.PrincipalAssumedRole:
-			if r, ok := store.Get[cloud.Role](tx, cloud.KindRole, cloud.RoleKey(p.AccountID, p.Name)); ok {
-				tags = r.Tags
-			}
-		}
-		return nil
-	})
+	_, _, tags := d.holderOf(p)
 	if len(tags) == 0 {
 		return nil
 	}

@@ -28,6 +28,8 @@ type Directory struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]*policy.Compiled
+
+	ids identities // users and roles for authorization
 }
 
 // New returns a Directory over db.
@@ -35,7 +37,9 @@ func New(db *store.DB, log *slog.Logger) *Directory {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Directory{db: db, log: log, now: time.Now, cache: map[string]*policy.Compiled{}}
+	d := &Directory{db: db, log: log, now: time.Now, cache: map[string]*policy.Compiled{}}
+	d.watchIdentities()
+	return d
 }
 
 // Credentials is an access key pair handed to a user.
@@ -208,8 +212,11 @@ func NewSecret() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// NewUniqueID returns an IAM unique ID such as AIDA… or AROA… (21 characters).
-func NewUniqueID(prefix string) string { return NewAccessKeyID(prefix)[:21] }
+// NewUniqueID returns an IAM unique ID such as AIDA… or AROA…: the prefix
+// and 17 base32 characters (21 in all).
+func NewUniqueID(prefix string) string {
+	return NewAccessKeyID(prefix) + NewAccessKeyID("")[:1]
+}
 
 func randomAccountID() string {
 	b := make([]byte, 12)

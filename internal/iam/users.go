@@ -23,8 +23,8 @@ var (
 	pathPattern = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
 )
 
-func (d *Directory) authorize(ctx context.Context, c Caller, resource string) error {
-	return NewAuthorizer(d).Authorize(ctx, c.Principal, c.Action, resource)
+func (d *Directory) authorize(_ context.Context, c Caller, resource string) error {
+	return d.authz(c.Principal, c.Action, resource)
 }
 
 func validationError(format string, args ...any) *cloud.Error {
@@ -165,7 +165,14 @@ func (d *Directory) GetUser(ctx context.Context, c Caller, name string) (*cloud.
 	if u == nil {
 		if c.Principal.IsRoot() {
 			// GetUser without a name by the root user describes the root.
-			return &cloud.User{AccountID: c.Principal.AccountID, UserID: c.Principal.AccountID, Path: "/"}, nil
+			root := &cloud.User{AccountID: c.Principal.AccountID, UserID: c.Principal.AccountID}
+			d.db.View(func(tx *store.Tx) error {
+				if a, ok := store.Get[cloud.Account](tx, cloud.KindAccount, root.AccountID); ok {
+					root.CreatedAt = a.CreatedAt
+				}
+				return nil
+			})
+			return root, nil
 		}
 		return nil, validationError("Must specify userName when calling with non-User credentials")
 	}
@@ -203,7 +210,7 @@ func (d *Directory) DeleteUser(ctx context.Context, c Caller, name string) error
 		if err != nil {
 			return err
 		}
-		if err := d.authorize(ctx, c, u.ARN()); err != nil {
+		if err := d.authz(c.Principal, c.Action, u.ARN()); err != nil {
 			return err
 		}
 		if len(u.Policies) > 0 {
@@ -242,7 +249,7 @@ func (d *Directory) CreateAccessKey(ctx context.Context, c Caller, userName stri
 		} else if !c.Principal.IsRoot() {
 			return validationError("Must specify userName when calling with non-User credentials")
 		}
-		if err := d.authorize(ctx, c, resource); err != nil {
+		if err := d.authz(c.Principal, c.Action, resource); err != nil {
 			return err
 		}
 		n := 0
@@ -276,7 +283,7 @@ func (d *Directory) ListAccessKeys(ctx context.Context, c Caller, userName strin
 		if u != nil {
 			owner, resource = u.UserName, u.ARN()
 		}
-		if err := d.authorize(ctx, c, resource); err != nil {
+		if err := d.authz(c.Principal, c.Action, resource); err != nil {
 			return err
 		}
 		keys = store.List[cloud.AccessKey](tx, cloud.KindAccessKey, func(k *cloud.AccessKey) bool {
@@ -301,7 +308,7 @@ func (d *Directory) DeleteAccessKey(ctx context.Context, c Caller, userName, key
 		if u != nil {
 			owner, resource = u.UserName, u.ARN()
 		}
-		if err := d.authorize(ctx, c, resource); err != nil {
+		if err := d.authz(c.Principal, c.Action, resource); err != nil {
 			return err
 		}
 		k, ok := store.Get[cloud.AccessKey](tx, cloud.KindAccessKey, keyID)
@@ -359,7 +366,7 @@ func (d *Directory) PutPolicy(ctx context.Context, c Caller, h PolicyHolder, nam
 		if err != nil {
 			return err
 		}
-		if err := d.authorize(ctx, c, arn); err != nil {
+		if err := d.authz(c.Principal, c.Action, arn); err != nil {
 			return err
 		}
 		next := map[string]string{}
@@ -395,7 +402,7 @@ func (d *Directory) GetPolicy(ctx context.Context, c Caller, h PolicyHolder, nam
 		if err != nil {
 			return err
 		}
-		if err := d.authorize(ctx, c, arn); err != nil {
+		if err := d.authz(c.Principal, c.Action, arn); err != nil {
 			return err
 		}
 		v, ok := policies[name]
@@ -419,7 +426,7 @@ func (d *Directory) DeletePolicy(ctx context.Context, c Caller, h PolicyHolder, 
 		if err != nil {
 			return err
 		}
-		if err := d.authorize(ctx, c, arn); err != nil {
+		if err := d.authz(c.Principal, c.Action, arn); err != nil {
 			return err
 		}
 		if _, ok := policies[name]; !ok {
@@ -443,7 +450,7 @@ func (d *Directory) ListPolicies(ctx context.Context, c Caller, h PolicyHolder) 
 		if err != nil {
 			return err
 		}
-		if err := d.authorize(ctx, c, arn); err != nil {
+		if err := d.authz(c.Principal, c.Action, arn); err != nil {
 			return err
 		}
 		for k := range policies {
@@ -465,7 +472,7 @@ func (d *Directory) TagHolder(ctx context.Context, c Caller, h PolicyHolder, add
 		if err != nil {
 			return err
 		}
-		if err := d.authorize(ctx, c, arn); err != nil {
+		if err := d.authz(c.Principal, c.Action, arn); err != nil {
 			return err
 		}
 		kind, key := h.key(c.Principal.AccountID)

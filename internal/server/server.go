@@ -17,9 +17,12 @@ import (
 
 	"github.com/privlink/privlink/internal/awsapi"
 	"github.com/privlink/privlink/internal/awsapi/ec2"
+	"github.com/privlink/privlink/internal/awsapi/elbv2"
+	iamapi "github.com/privlink/privlink/internal/awsapi/iam"
 	"github.com/privlink/privlink/internal/awsapi/sts"
 	"github.com/privlink/privlink/internal/cloud"
 	"github.com/privlink/privlink/internal/config"
+	"github.com/privlink/privlink/internal/controllers"
 	"github.com/privlink/privlink/internal/controlplane"
 	"github.com/privlink/privlink/internal/iam"
 	"github.com/privlink/privlink/internal/store"
@@ -32,6 +35,15 @@ type Config struct {
 	DataDir string
 	Config  *config.Config
 	Log     *slog.Logger
+	// DataPlane chooses kernel realization (default auto: when root on Linux).
+	DataPlane DataPlaneMode
+	// DataPlanePrefix prefixes every namespace and link (default "pl").
+	DataPlanePrefix string
+	// IdleTimeout overrides the 350 s idle timeout of endpoint connections.
+	IdleTimeout time.Duration
+	// HealthCheckInterval/Timeout shorten health checks below ELB's
+	// minimums; tests only.
+	HealthCheckInterval, HealthCheckTimeout time.Duration
 }
 
 // Server is a running privlink.
@@ -43,7 +55,14 @@ type Server struct {
 	cp        *controlplane.ControlPlane
 	ln        net.Listener
 	http      *http.Server
+	handler   http.Handler
 	bootstrap *iam.Credentials
+
+	life      context.Context
+	stop      context.CancelFunc
+	network   *controllers.Network
+	endpoints *controllers.Endpoints
+	dataPlane controllers.DataPlane
 }
 
 // Start opens the store, bootstraps identities and starts serving. On error
@@ -56,6 +75,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		cfg.Config = config.Default()
 	}
 	s = &Server{cfg: cfg, log: cfg.Log}
+	s.life, s.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -84,18 +104,25 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		regions = append(regions, r)
 	}
-	s.cp, err = controlplane.New(controlplane.Config{DB: s.db, Regions: regions, Log: cfg.Log.With("component", "controlplane")})
+	s.cp, err = controlplane.New(controlplane.Config{DB: s.db, Regions: regions, Log: cfg.Log.With("component", "controlplane"), Authorizer: iam.NewAuthorizer(s.dir)})
 	if err != nil {
 		return nil, err
 	}
 	api := awsapi.NewServer(s.dir, cfg.Config.Regions, cfg.Log.With("component", "api"),
 		ec2.NewService(s.cp),
-		sts.NewService(nil),
+		elbv2.NewService(s.cp),
+		sts.NewService(map[string]awsapi.Handler{"AssumeRole": sts.AssumeRole(s.dir)}),
+		iamapi.NewService(s.dir),
 	)
+	if err := s.startControllers(ctx); err != nil {
+		return nil, err
+	}
+	go s.dir.RunPurger(s.life, time.Minute) // expired role-session keys
 	s.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("server: listen: %w", err)
 	}
+	s.handler = api
 	s.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -107,6 +134,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Handler is the API's HTTP handler (tests drive it without a socket).
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Endpoint is the API URL for AWS_ENDPOINT_URL.
 func (s *Server) Endpoint() string { return "http://" + s.Addr() }
@@ -121,15 +151,25 @@ func (s *Server) Directory() *iam.Directory { return s.dir }
 func (s *Server) ControlPlane() *controlplane.ControlPlane { return s.cp }
 
 // Close shuts down in order: stop accepting HTTP, finish in-flight
-// requests (up to 5 s), then flush and close the store.
+// requests (up to 5 s), stop the controllers, DNS servers and proxies (the
+// kernel state stays, so traffic keeps flowing until the next start
+// reconciles it), then flush and close the store.
 func (s *Server) Close() error {
 	var errs []error
+	defer func() {
+		if s.stop != nil {
+			s.stop()
+		}
+	}()
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, s.http.Shutdown(ctx))
 		cancel()
 	} else if s.ln != nil {
 		errs = append(errs, s.ln.Close())
+	}
+	if s.stop != nil {
+		s.stop()
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())

@@ -43,11 +43,13 @@ type Backend interface {
 // Kinds maps each kind name to a constructor of its value type (a pointer).
 type Kinds map[string]func() any
 
-// Event tells a watcher that a record changed (Value nil: deleted).
+// Event tells a watcher that a record changed: Value is the new value (nil
+// when deleted) and Prev the old one (nil when created).
 type Event struct {
 	Kind  string
 	ID    string
 	Value any
+	Prev  any
 }
 
 // DB is the in-memory state over a durable Backend.
@@ -174,13 +176,14 @@ func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	for _, k := range tx.order {
 		v := tx.writes[k]
+		prev := db.tables[k.kind][k.id]
 		if v == nil {
 			delete(db.tables[k.kind], k.id)
 		} else {
 			db.tables[k.kind][k.id] = v
 		}
 		for _, w := range db.watchers {
-			w(Event{Kind: k.kind, ID: k.id, Value: v})
+			w(Event{Kind: k.kind, ID: k.id, Value: v, Prev: prev})
 		}
 	}
 	db.rev++

@@ -65,7 +65,9 @@ func startServer(t *testing.T, dir string) *server.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: dir, Config: cfg})
+	// API-level tests never touch the kernel; the data-plane tests start
+	// their own servers with a unique prefix.
+	srv, err := server.Start(context.Background(), server.Config{Listen: "127.0.0.1:0", DataDir: dir, Config: cfg, DataPlane: server.DataPlaneOff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +129,8 @@ func repoRoot(t *testing.T) string {
 	t.Helper()
 	wd, _ := os.Getwd()
 	return filepath.Join(wd, "..", "..")
+}
+
+func staticCreds(c creds) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(c.id, c.secret, "")
 }

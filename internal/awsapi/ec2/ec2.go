@@ -26,6 +26,10 @@ func NewService(cp *controlplane.ControlPlane) *awsapi.Service {
 	actions := map[string]awsapi.Handler{}
 	for _, register := range []func(map[string]awsapi.Handler){
 		a.registerVpc, a.registerTags,
+		a.registerSecurityGroup, a.registerNetworkAcl,
+		a.registerSubnet, a.registerInstance, a.registerENI,
+		a.registerRouteTable, a.registerInternetGateway, a.registerPrefixList,
+		a.registerEndpointServices, a.registerEndpoints,
 	} {
 		register(actions)
 	}

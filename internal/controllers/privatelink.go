@@ -1,0 +1,438 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/privlink/privlink/internal/cloud"
+	"github.com/privlink/privlink/internal/proxy"
+	"github.com/privlink/privlink/internal/store"
+)
+
+// allEndpoints is the key that makes the Endpoints reconciler revisit every
+// endpoint (after a load balancer, listener or service change).
+const allEndpoints = "*"
+
+// Endpoints drives VPC endpoints through their lifecycle and, with a data
+// plane, carries their traffic: for every interface of an endpoint to a
+// custom service, a listener per load-balancer listener port inside the
+// interface's namespace; each accepted connection goes to a target picked by
+// the service's load balancer and is dialed from the load balancer's own
+// interface in the provider VPC. An endpoint carries traffic only while it
+// is available; rejecting or deleting it cuts live connections.
+type Endpoints struct {
+	DB    *store.DB
+	CP    Transitions
+	Ready Readiness
+	// DP is nil in API-only mode: then no traffic is carried.
+	DP  DataPlane
+	Log *slog.Logger
+	// Life bounds the listeners (normally the server's lifetime).
+	Life context.Context
+	// IdleTimeout overrides NLB's 350 s TCP idle timeout (tests).
+	IdleTimeout time.Duration
+
+	once      sync.Once
+	tcp       *proxy.TCPProxy
+	mu        sync.Mutex
+	listeners map[listenerKey]*activeListener
+	balancers map[string]*proxy.Balancer // by target group ARN
+}
+
+type listenerKey struct {
+	endpointID, eniID string
+	port              int
+}
+
+type activeListener struct {
+	ln     net.Listener
+	cancel context.CancelFunc
+}
+
+func (r *Endpoints) init() {
+	r.once.Do(func() {
+		if r.Log == nil {
+			r.Log = slog.New(slog.DiscardHandler)
+		}
+		if r.Life == nil {
+			r.Life = context.Background()
+		}
+		r.tcp = proxy.NewTCPProxy(proxy.TCPConfig{IdleTimeout: r.IdleTimeout, Logger: r.Log})
+		r.listeners = map[listenerKey]*activeListener{}
+		r.balancers = map[string]*proxy.Balancer{}
+	})
+}
+
+// Stats reports the proxy's counters.
+func (r *Endpoints) Stats() proxy.TCPStats {
+	r.init()
+	return r.tcp.Stats()
+}
+
+// Kinds implements Reconciler.
+func (r *Endpoints) Kinds() []string {
+	return []string{cloud.KindVpcEndpoint, cloud.KindLoadBalancer, cloud.KindListener, cloud.KindVpcEndpointService}
+}
+
+// Map implements Mapper.
+func (r *Endpoints) Map(e store.Event) []string {
+	if e.Kind == cloud.KindVpcEndpoint {
+		return []string{e.ID}
+	}
+	return []string{allEndpoints}
+}
+
+// Keys implements Lister.
+func (r *Endpoints) Keys(tx *store.Tx) []string {
+	var out []string
+	if tx.HasKind(cloud.KindVpcEndpoint) {
+		tx.Each(cloud.KindVpcEndpoint, func(id string, _ any) bool {
+			out = append(out, id)
+			return true
+		})
+	}
+	return out
+}
+
+// Reconcile implements Reconciler.
+func (r *Endpoints) Reconcile(ctx context.Context, id string) (Result, error) {
+	r.init()
+	if id == allEndpoints {
+		var ids []string
+		r.DB.View(func(tx *store.Tx) error { ids = r.Keys(tx); return nil })
+		var firstErr error
+		var res Result
+		for _, eid := range ids {
+			one, err := r.reconcile(ctx, eid)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if one.RequeueAfter > 0 && (res.RequeueAfter == 0 || one.RequeueAfter < res.RequeueAfter) {
+				res = one
+			}
+		}
+		if firstErr != nil {
+			return Result{}, firstErr
+		}
+		return res, nil
+	}
+	return r.reconcile(ctx, id)
+}
+
+// plan is everything needed to realize one endpoint's traffic.
+type plan struct {
+	ep        *cloud.VpcEndpoint
+	enis      []*cloud.NetworkInterface
+	listeners []*cloud.Listener
+	lbs       []*cloud.LoadBalancer
+	tgs       map[string]*cloud.TargetGroup
+	// instances resolves instance targets; subnets gives IP targets their AZ.
+	instances map[string]*cloud.Instance
+	subnets   []*cloud.Subnet
+}
+
+func (r *Endpoints) loadPlan(tx *store.Tx, id string) *plan {
+	ep, ok := store.Get[cloud.VpcEndpoint](tx, cloud.KindVpcEndpoint, id)
+	if !ok {
+		return nil
+	}
+	p := &plan{ep: ep, tgs: map[string]*cloud.TargetGroup{}, instances: map[string]*cloud.Instance{}}
+	for _, eid := range ep.NetworkInterfaceIDs {
+		if eni, ok := store.Get[cloud.NetworkInterface](tx, cloud.KindNetworkInterface, eid); ok {
+			p.enis = append(p.enis, eni)
+		}
+	}
+	if ep.ServiceID == "" || !tx.HasKind(cloud.KindVpcEndpointService) {
+		return p
+	}
+	svc, ok := store.Get[cloud.VpcEndpointService](tx, cloud.KindVpcEndpointService, ep.ServiceID)
+	if !ok || !tx.HasKind(cloud.KindLoadBalancer) {
+		return p
+	}
+	lbARNs := map[string]bool{}
+	for _, arn := range svc.NetworkLoadBalancerARNs {
+		lbARNs[arn] = true
+	}
+	tx.Each(cloud.KindLoadBalancer, func(_ string, v any) bool {
+		if lb := v.(*cloud.LoadBalancer); lbARNs[lb.ARN] {
+			p.lbs = append(p.lbs, lb)
+		}
+		return true
+	})
+	sort.Slice(p.lbs, func(i, j int) bool { return p.lbs[i].ARN < p.lbs[j].ARN })
+	tx.Each(cloud.KindListener, func(_ string, v any) bool {
+		if l := v.(*cloud.Listener); lbARNs[l.LoadBalancerARN] {
+			p.listeners = append(p.listeners, l)
+		}
+		return true
+	})
+	sort.Slice(p.listeners, func(i, j int) bool { return p.listeners[i].ARN < p.listeners[j].ARN })
+	tx.Each(cloud.KindTargetGroup, func(_ string, v any) bool {
+		tg := v.(*cloud.TargetGroup)
+		for _, l := range p.listeners {
+			if l.TargetGroupARN == tg.ARN {
+				p.tgs[tg.ARN] = tg
+			}
+		}
+		return true
+	})
+	vpcs := map[string]bool{}
+	for _, tg := range p.tgs {
+		vpcs[tg.VpcID] = true
+		for _, t := range tg.Targets {
+			if inst, ok := store.Get[cloud.Instance](tx, cloud.KindInstance, t.ID); ok {
+				p.instances[t.ID] = inst
+			}
+		}
+	}
+	p.subnets = store.List[cloud.Subnet](tx, cloud.KindSubnet, func(s *cloud.Subnet) bool { return vpcs[s.VpcID] })
+	return p
+}
+
+func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
+	var p *plan
+	r.DB.View(func(tx *store.Tx) error { p = r.loadPlan(tx, id); return nil })
+	if p == nil {
+		r.stopEndpoint(id)
+		return Result{}, nil
+	}
+	ep := p.ep
+	switch ep.State {
+	case cloud.StatePending, cloud.StateAvailable:
+	case cloud.StateDeleting:
+		r.stopEndpoint(id)
+		return Result{}, ignoreGone(r.CP.EndpointDeleted(ctx, id))
+	case cloud.StateDeleted:
+		r.stopEndpoint(id)
+		_, err := r.CP.PurgeDeletedEndpoints(ctx, time.Now().Add(-retention))
+		return Result{RequeueAfter: retention}, err
+	default: // pendingAcceptance, rejected, failed, expired
+		r.stopEndpoint(id)
+		return Result{}, nil
+	}
+	var enis []string
+	for _, e := range p.enis {
+		enis = append(enis, e.ID)
+	}
+	if !ready(r.Ready, ep.VpcID, enis...) {
+		return Result{RequeueAfter: pollInterval}, nil
+	}
+	if r.DP != nil && ep.Type == cloud.EndpointInterface {
+		for _, tg := range p.tgs {
+			r.updateBalancer(p, tg)
+		}
+		if err := r.ensureListeners(p); err != nil {
+			if ep.State == cloud.StatePending {
+				return Result{RequeueAfter: pollInterval}, nil
+			}
+			return Result{}, err
+		}
+	}
+	if ep.State == cloud.StatePending {
+		return Result{}, ignoreGone(r.CP.EndpointAvailable(ctx, id))
+	}
+	return Result{}, nil
+}
+
+// ensureListeners opens the listeners the plan needs and closes the rest
+// of this endpoint's.
+func (r *Endpoints) ensureListeners(p *plan) error {
+	want := map[listenerKey]bool{}
+	for _, eni := range p.enis {
+		for _, l := range p.listeners {
+			if l.Protocol == "UDP" {
+				continue // UDP endpoints are not carried yet
+			}
+			want[listenerKey{p.ep.ID, eni.ID, l.Port}] = true
+		}
+	}
+	r.mu.Lock()
+	for k, al := range r.listeners {
+		if k.endpointID == p.ep.ID && !want[k] {
+			al.cancel()
+			al.ln.Close()
+			delete(r.listeners, k)
+		}
+	}
+	r.mu.Unlock()
+	for _, eni := range p.enis {
+		for _, l := range p.listeners {
+			k := listenerKey{p.ep.ID, eni.ID, l.Port}
+			if !want[k] {
+				continue
+			}
+			r.mu.Lock()
+			_, have := r.listeners[k]
+			r.mu.Unlock()
+			if have {
+				continue
+			}
+			ns := r.DP.InterfaceNamespace(eni.ID)
+			ln, err := r.DP.ListenTCP(r.Life, ns, net.JoinHostPort(eni.PrivateIPAddress, strconv.Itoa(l.Port)))
+			if err != nil {
+				return fmt.Errorf("endpoint %s: listen on %s:%d: %w", p.ep.ID, eni.PrivateIPAddress, l.Port, err)
+			}
+			lctx, cancel := context.WithCancel(r.Life)
+			r.mu.Lock()
+			r.listeners[k] = &activeListener{ln: ln, cancel: cancel}
+			r.mu.Unlock()
+			epID, eniID, port, az := p.ep.ID, eni.ID, l.Port, eni.AvailabilityZone
+			go func() {
+				err := r.tcp.Serve(lctx, ln, func(ctx context.Context, c net.Conn) (proxy.Route, error) {
+					return r.route(ctx, epID, eniID, az, port, c)
+				})
+				if err != nil && lctx.Err() == nil {
+					r.Log.Warn("endpoint listener stopped", "endpoint", epID, "port", port, "err", err)
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+// stopEndpoint closes an endpoint's listeners and cuts its live connections.
+func (r *Endpoints) stopEndpoint(id string) {
+	r.init()
+	r.mu.Lock()
+	for k, al := range r.listeners {
+		if k.endpointID == id {
+			al.cancel()
+			al.ln.Close()
+			delete(r.listeners, k)
+		}
+	}
+	r.mu.Unlock()
+	if n := r.tcp.CloseEndpoint(id); n > 0 {
+		r.Log.Info("cut endpoint connections", "endpoint", id, "connections", n)
+	}
+}
+
+// route picks, for one accepted connection, the load balancer node and
+// target, re-reading the store so changes apply to new connections at once.
+func (r *Endpoints) route(ctx context.Context, epID, eniID, az string, port int, c net.Conn) (proxy.Route, error) {
+	var p *plan
+	r.DB.View(func(tx *store.Tx) error { p = r.loadPlan(tx, epID); return nil })
+	if p == nil || p.ep.State != cloud.StateAvailable {
+		return proxy.Route{}, fmt.Errorf("endpoint %s is not available", epID)
+	}
+	var l *cloud.Listener
+	for _, cand := range p.listeners {
+		if cand.Port == port && cand.Protocol != "UDP" {
+			l = cand
+			break
+		}
+	}
+	if l == nil {
+		return proxy.Route{}, fmt.Errorf("endpoint %s: no listener on port %d", epID, port)
+	}
+	var lb *cloud.LoadBalancer
+	for _, cand := range p.lbs {
+		if cand.ARN == l.LoadBalancerARN {
+			lb = cand
+		}
+	}
+	tg := p.tgs[l.TargetGroupARN]
+	if lb == nil || tg == nil || len(lb.AZs) == 0 {
+		return proxy.Route{}, fmt.Errorf("endpoint %s: listener %s has no load balancer or target group", epID, l.ARN)
+	}
+	node := lb.AZs[0]
+	for _, n := range lb.AZs {
+		if n.ZoneName == az {
+			node = n
+		}
+	}
+	bal := r.updateBalancer(p, tg)
+	if cz := lb.Attributes["load_balancing.cross_zone.enabled"]; tg.Attributes["load_balancing.cross_zone.enabled"] == "true" || (cz == "true" && tg.Attributes["load_balancing.cross_zone.enabled"] != "false") {
+		bal.SetCrossZone(true)
+	} else {
+		bal.SetCrossZone(false)
+	}
+	target, ok := bal.Pick(node.ZoneName, proxy.ConnFlowHash(c))
+	if !ok {
+		return proxy.Route{}, fmt.Errorf("endpoint %s: no target for %s in %s", epID, tg.Name, node.ZoneName)
+	}
+	ns := r.DP.InterfaceNamespace(node.NetworkInterfaceID)
+	dst := target.Addr.String()
+	route := proxy.Route{
+		EndpointID: epID,
+		Dial:       func(ctx context.Context) (net.Conn, error) { return r.DP.DialTCP(ctx, ns, dst) },
+	}
+	if tg.Attributes["proxy_protocol_v2.enabled"] == "true" {
+		route.ProxyHeader = true
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			route.ProxySource = ap
+		}
+		if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
+			route.ProxyDestination = ap
+		}
+	}
+	return route, nil
+}
+
+// updateBalancer refreshes a target group's balancer from its stored
+// targets and their observed health.
+func (r *Endpoints) updateBalancer(p *plan, tg *cloud.TargetGroup) *proxy.Balancer {
+	var targets []proxy.Target
+	for _, t := range tg.Targets {
+		addr, az := t.ID, t.AvailabilityZone
+		if strings.HasPrefix(t.ID, "i-") {
+			inst := p.instances[t.ID]
+			if inst == nil {
+				continue
+			}
+			addr, az = inst.PrivateIPAddress, inst.AvailabilityZone
+		}
+		ip, err := netip.ParseAddr(addr)
+		if err != nil {
+			continue
+		}
+		if az == "" || az == "all" {
+			az = azOfIP(p.subnets, ip)
+		}
+		targets = append(targets, proxy.Target{ID: targetKey(t), Addr: netip.AddrPortFrom(ip, uint16(t.Port)), AZ: az, State: balancerState(t.Health.State)})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.balancers[tg.ARN]
+	if !ok {
+		b = proxy.NewBalancer(false)
+		r.balancers[tg.ARN] = b
+	}
+	b.SetTargets(targets)
+	return b
+}
+
+func targetKey(t cloud.Target) string { return t.ID + ":" + strconv.Itoa(t.Port) }
+
+func azOfIP(subnets []*cloud.Subnet, ip netip.Addr) string {
+	for _, s := range subnets {
+		if p, err := netip.ParsePrefix(s.CidrBlock); err == nil && p.Contains(ip) {
+			return s.AvailabilityZone
+		}
+	}
+	return ""
+}
+
+func balancerState(s string) proxy.TargetState {
+	switch s {
+	case "healthy":
+		return proxy.StateHealthy
+	case "unhealthy":
+		return proxy.StateUnhealthy
+	case "draining":
+		return proxy.StateDraining
+	case "unused":
+		return proxy.StateUnused
+	case "unavailable":
+		return proxy.StateUnavailable
+	}
+	return proxy.StateInitial
+}
