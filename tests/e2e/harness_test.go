@@ -93,8 +93,16 @@ type clients struct {
 	ELBv2 *elbv2.Client
 }
 
-func newClients(srv *server.Server, c creds) clients {
-	cfg := awsConfig(srv, c, "us-east-1")
+func newClients(srv *server.Server, c creds) clients { return newClientsAt(srv.Endpoint(), c) }
+
+// newClientsAt builds clients for a server reached at endpoint (a URL).
+func newClientsAt(endpoint string, c creds) clients {
+	cfg := aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider(c.id, c.secret, ""),
+		BaseEndpoint:     aws.String(endpoint),
+		RetryMaxAttempts: 1,
+	}
 	return clients{EC2: ec2.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), ELBv2: elbv2.NewFromConfig(cfg)}
 }
 

@@ -246,10 +246,10 @@ func runInstance(t *testing.T, c *ec2.Client, subnet string, groups ...string) (
 	return id, eni, ip
 }
 
-func buildStory(t *testing.T, srv *server.Server, dp *dataplane.Linux) *story {
+func buildStory(t *testing.T, endpoint string, dp *dataplane.Linux) *story {
 	t.Helper()
 	ctx := context.Background()
-	s := &story{prov: newClients(srv, provider), cons: newClients(srv, consumer)}
+	s := &story{prov: newClientsAt(endpoint, provider), cons: newClientsAt(endpoint, consumer)}
 
 	// Provider: a VPC with two targets behind an NLB.
 	pvpc := *ok(s.prov.EC2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")}))(t).Vpc.VpcId
@@ -360,7 +360,7 @@ func TestPrivateLinkTraffic(t *testing.T) {
 	requireDataPlane(t)
 	prefix, dp := uniquePrefix(t)
 	srv := startDataPlaneServer(t, prefix, "")
-	s := buildStory(t, srv, dp)
+	s := buildStory(t, srv.Endpoint(), dp)
 	ctx := context.Background()
 	clientNS := dp.InterfaceNamespace(s.clientENI)
 	endpoint := net.JoinHostPort(s.endpointIP, "80")
