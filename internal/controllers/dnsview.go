@@ -17,8 +17,10 @@ func endpointServesDNS(state string) bool {
 }
 
 // buildView computes the Amazon DNS view of one VPC: instance hostnames,
-// interface endpoint names, and private hosted zones for private DNS.
-func buildView(tx *store.Tx, vpc *cloud.Vpc) (*dns.View, error) {
+// interface endpoint names, and private hosted zones for private DNS. It
+// also returns the endpoints whose names the view publishes.
+func buildView(tx *store.Tx, vpc *cloud.Vpc) (*dns.View, map[string]bool, error) {
+	published := map[string]bool{}
 	b := dns.NewViewBuilder()
 	b.EnableDNSSupport = vpc.EnableDnsSupport
 	enis := map[string]*cloud.NetworkInterface{}
@@ -42,25 +44,28 @@ func buildView(tx *store.Tx, vpc *cloud.Vpc) (*dns.View, error) {
 				continue
 			}
 			if err := b.AddA(e.PrivateDNSName, ip); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if err := b.AddPTR(ip, e.PrivateDNSName); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 	if !tx.HasKind(cloud.KindVpcEndpoint) {
-		return b.Build()
+		v, err := b.Build()
+		return v, published, err
 	}
 	endpoints := store.List[cloud.VpcEndpoint](tx, cloud.KindVpcEndpoint, func(ep *cloud.VpcEndpoint) bool {
 		return ep.VpcID == vpc.ID && ep.Type == cloud.EndpointInterface && endpointServesDNS(ep.State)
 	})
 	for _, ep := range endpoints {
 		if err := addEndpointNames(tx, b, vpc, ep, enis); err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", ep.ID, err)
+			return nil, nil, fmt.Errorf("endpoint %s: %w", ep.ID, err)
 		}
+		published[ep.ID] = true
 	}
-	return b.Build()
+	v, err := b.Build()
+	return v, published, err
 }
 
 func addEndpointNames(tx *store.Tx, b *dns.ViewBuilder, vpc *cloud.Vpc, ep *cloud.VpcEndpoint, enis map[string]*cloud.NetworkInterface) error {

@@ -22,10 +22,14 @@ type Transitions interface {
 	PurgeDeletedEndpoints(ctx context.Context, olderThan time.Time) (int, error)
 }
 
-// Readiness tells whether an interface is realized in the kernel. A nil
+// Readiness tells whether the data plane realized something. A nil
 // Readiness (API-only mode, no data plane) treats everything as ready.
 type Readiness interface {
+	// InterfaceReady reports whether an interface exists in the kernel.
 	InterfaceReady(vpcID, eniID string) bool
+	// EndpointNamesReady reports whether the VPC resolver answers an
+	// endpoint's DNS names.
+	EndpointNamesReady(vpcID, endpointID string) bool
 }
 
 // retention is how long terminated instances and deleted endpoints stay

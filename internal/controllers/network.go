@@ -56,6 +56,7 @@ type Network struct {
 	mu         sync.Mutex
 	dnsServers map[string]context.CancelFunc
 	ready      map[string]map[string]bool // VPC ID → realized interface IDs
+	published  map[string]map[string]bool // VPC ID → endpoints whose names the resolver serves
 	onReady    []func(vpcID string)
 }
 
@@ -66,7 +67,7 @@ func NewNetwork(life context.Context, db *store.DB, dp DataPlane, resolver *dns.
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Network{db: db, dp: dp, resolver: resolver, log: log, life: life,
-		dnsServers: map[string]context.CancelFunc{}, ready: map[string]map[string]bool{}}
+		dnsServers: map[string]context.CancelFunc{}, ready: map[string]map[string]bool{}, published: map[string]map[string]bool{}}
 }
 
 // OnReady registers fn to run (outside any lock) after a VPC was realized.
@@ -77,6 +78,14 @@ func (n *Network) InterfaceReady(vpcID, eniID string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.ready[vpcID][eniID]
+}
+
+// EndpointNamesReady reports whether the VPC's resolver answers the
+// endpoint's DNS names.
+func (n *Network) EndpointNamesReady(vpcID, endpointID string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.published[vpcID][endpointID]
 }
 
 // Kinds implements Reconciler.
@@ -147,16 +156,17 @@ func (n *Network) Keys(tx *store.Tx) []string {
 // Reconcile implements Reconciler.
 func (n *Network) Reconcile(ctx context.Context, vpcID string) (Result, error) {
 	var (
-		desired dataplane.VPC
-		exists  bool
-		view    *dns.View
-		viewErr error
+		desired   dataplane.VPC
+		exists    bool
+		view      *dns.View
+		viewErr   error
+		published map[string]bool
 	)
 	n.db.View(func(tx *store.Tx) error {
 		desired, exists = desiredVPC(tx, vpcID)
 		if exists {
 			vpc, _ := store.Get[cloud.Vpc](tx, cloud.KindVpc, vpcID)
-			view, viewErr = buildView(tx, vpc)
+			view, published, viewErr = buildView(tx, vpc)
 		}
 		return nil
 	})
@@ -168,6 +178,7 @@ func (n *Network) Reconcile(ctx context.Context, vpcID string) (Result, error) {
 		}
 		n.mu.Lock()
 		delete(n.ready, vpcID)
+		delete(n.published, vpcID)
 		n.mu.Unlock()
 		return Result{}, nil
 	}
@@ -183,6 +194,7 @@ func (n *Network) Reconcile(ctx context.Context, vpcID string) (Result, error) {
 	}
 	if viewErr != nil {
 		n.log.Warn("dns view", "vpc", vpcID, "err", viewErr)
+		published = nil
 	} else {
 		n.resolver.SetView(vpcID, view)
 	}
@@ -195,6 +207,7 @@ func (n *Network) Reconcile(ctx context.Context, vpcID string) (Result, error) {
 	}
 	n.mu.Lock()
 	n.ready[vpcID] = ifaces
+	n.published[vpcID] = published
 	n.mu.Unlock()
 	for _, fn := range n.onReady {
 		fn(vpcID)

@@ -45,6 +45,7 @@ type Endpoints struct {
 	mu        sync.Mutex
 	listeners map[listenerKey]*activeListener
 	balancers map[string]*proxy.Balancer // by target group ARN
+	waiting   map[string]time.Time       // pending endpoints: since when
 }
 
 type listenerKey struct {
@@ -68,6 +69,7 @@ func (r *Endpoints) init() {
 		r.tcp = proxy.NewTCPProxy(proxy.TCPConfig{IdleTimeout: r.IdleTimeout, Logger: r.Log})
 		r.listeners = map[listenerKey]*activeListener{}
 		r.balancers = map[string]*proxy.Balancer{}
+		r.waiting = map[string]time.Time{}
 	})
 }
 
@@ -223,7 +225,10 @@ func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
 		enis = append(enis, e.ID)
 	}
 	if !ready(r.Ready, ep.VpcID, enis...) {
-		return Result{RequeueAfter: pollInterval}, nil
+		return r.notYet(ctx, ep, "its network interfaces are not in place")
+	}
+	if r.Ready != nil && ep.Type == cloud.EndpointInterface && !r.Ready.EndpointNamesReady(ep.VpcID, ep.ID) {
+		return r.notYet(ctx, ep, "its DNS names are not published")
 	}
 	if r.DP != nil && ep.Type == cloud.EndpointInterface {
 		for _, tg := range p.tgs {
@@ -231,15 +236,42 @@ func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
 		}
 		if err := r.ensureListeners(p); err != nil {
 			if ep.State == cloud.StatePending {
-				return Result{RequeueAfter: pollInterval}, nil
+				return r.notYet(ctx, ep, err.Error())
 			}
 			return Result{}, err
 		}
 	}
+	r.mu.Lock()
+	delete(r.waiting, id)
+	r.mu.Unlock()
 	if ep.State == cloud.StatePending {
 		return Result{}, ignoreGone(r.CP.EndpointAvailable(ctx, id))
 	}
 	return Result{}, nil
+}
+
+// realizeDeadline is how long a pending endpoint may wait for the data
+// plane before it is marked failed with the reason.
+const realizeDeadline = 60 * time.Second
+
+// notYet polls a pending endpoint again, and fails it with the reason once
+// it has waited longer than realizeDeadline.
+func (r *Endpoints) notYet(ctx context.Context, ep *cloud.VpcEndpoint, reason string) (Result, error) {
+	r.mu.Lock()
+	since, ok := r.waiting[ep.ID]
+	if !ok {
+		since = time.Now()
+		r.waiting[ep.ID] = since
+	}
+	r.mu.Unlock()
+	if ep.State == cloud.StatePending && time.Since(since) > realizeDeadline {
+		r.stopEndpoint(ep.ID)
+		r.mu.Lock()
+		delete(r.waiting, ep.ID)
+		r.mu.Unlock()
+		return Result{}, ignoreGone(r.CP.EndpointFailed(ctx, ep.ID, "The endpoint could not be realized: "+reason))
+	}
+	return Result{RequeueAfter: pollInterval}, nil
 }
 
 // ensureListeners opens the listeners the plan needs and closes the rest
