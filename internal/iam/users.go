@@ -99,7 +99,7 @@ func (d *Directory) CreateUser(ctx context.Context, c Caller, name, path, bounda
 		return nil, err
 	}
 	if boundaryARN != "" {
-		return nil, cloud.Errorf("InvalidInput", "privlink stores no managed policies, so PermissionsBoundary ARNs cannot be resolved; use PutUserPermissionsBoundary with an inline document instead.")
+		return nil, NoSuchPolicy(boundaryARN) // privlink stores no managed policies
 	}
 	acct := c.Principal.AccountID
 	if err := d.authorize(ctx, c, "arn:aws:iam::"+acct+":user"+path+name); err != nil {
