@@ -50,7 +50,25 @@ type Service struct {
 	// Global services (IAM, STS) accept a credential scope of any region.
 	Global  bool
 	Actions map[string]Handler
+	// Raw, when set, serves every request of a REST service (Route 53's
+	// REST-XML), whose operation is chosen by method and path, not by an
+	// Action parameter. Errors are rendered in Protocol's error shape.
+	Raw RawHandler
 }
+
+// RawRequest is an authenticated request for a Service's Raw handler.
+type RawRequest struct {
+	HTTP      *http.Request
+	Body      []byte
+	Caller    *cloud.Principal
+	Region    string
+	RequestID string
+	SourceIP  string
+}
+
+// RawHandler serves one REST request: it returns the HTTP status, headers
+// to add and the XML body, or an error (preferably *cloud.Error).
+type RawHandler func(ctx context.Context, r *RawRequest) (status int, header http.Header, body []byte, err error)
 
 // Authenticator resolves the access key of a parsed signature.
 type Authenticator interface {
@@ -124,6 +142,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, svc, requestID, err)
 		return
 	}
+	if svc.Raw != nil {
+		s.serveRaw(w, svc, &RawRequest{HTTP: r, Body: body, Caller: caller, Region: sig.Credential.Region, RequestID: requestID, SourceIP: remoteIP(r)})
+		return
+	}
 	values, perr := url.ParseQuery(string(body))
 	if perr != nil {
 		s.writeError(w, svc, requestID, cloud.Errorf("MalformedQueryString", "The request body is not a valid form encoding: %v", perr))
@@ -178,6 +200,35 @@ func (s *Server) call(ctx context.Context, h Handler, req *Request) (out any, er
 		}
 	}()
 	return h(ctx, req)
+}
+
+// serveRaw runs a REST service's handler, turning a panic into an
+// InternalError.
+func (s *Server) serveRaw(w http.ResponseWriter, svc *Service, req *RawRequest) {
+	status, header, body, err := func() (status int, header http.Header, body []byte, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("handler panic", "service", svc.Name, "path", req.HTTP.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				err = &cloud.Error{Code: "InternalError", Message: "An internal error has occurred.", Status: 500}
+			}
+		}()
+		return svc.Raw(req.HTTP.Context(), req)
+	}()
+	if err != nil {
+		s.log.Debug("api call failed", "service", svc.Name, "method", req.HTTP.Method, "path", req.HTTP.URL.Path, "err", err)
+		s.writeError(w, svc, req.RequestID, err)
+		return
+	}
+	for k, v := range header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("x-amzn-RequestId", req.RequestID)
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 func (s *Server) authenticate(r *http.Request, body []byte, sig *sigv4.Signature, sigErr error, svc *Service) (*cloud.Principal, error) {

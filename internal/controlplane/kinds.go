@@ -27,5 +27,8 @@ func Kinds() store.Kinds {
 		cloud.KindLoadBalancer: func() any { return new(cloud.LoadBalancer) },
 		cloud.KindTargetGroup:  func() any { return new(cloud.TargetGroup) },
 		cloud.KindListener:     func() any { return new(cloud.Listener) },
+		// Route 53 public hosted zones (hostedzone.go).
+		cloud.KindHostedZone:    func() any { return new(cloud.HostedZone) },
+		cloud.KindRoute53Change: func() any { return new(cloud.Route53Change) },
 	}
 }
