@@ -63,6 +63,9 @@ func uniquePrefix(t *testing.T) (string, *dataplane.Linux) {
 		if err := dp.Cleanup(context.Background(), nil); err != nil {
 			t.Errorf("cleanup of %s: %v", prefix, err)
 		}
+		if err := dp.DeleteInternet(context.Background()); err != nil {
+			t.Errorf("cleanup of %s's internet: %v", prefix, err)
+		}
 	})
 	return prefix, dp
 }
