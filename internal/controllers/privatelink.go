@@ -3,9 +3,11 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/privlink/privlink/internal/cloud"
+	"github.com/privlink/privlink/internal/dataplane"
 	"github.com/privlink/privlink/internal/proxy"
 	"github.com/privlink/privlink/internal/store"
 )
@@ -23,11 +26,13 @@ const allEndpoints = "*"
 
 // Endpoints drives VPC endpoints through their lifecycle and, with a data
 // plane, carries their traffic: for every interface of an endpoint to a
-// custom service, a listener per load-balancer listener port inside the
-// interface's namespace; each accepted connection goes to a target picked by
-// the service's load balancer and is dialed from the load balancer's own
-// interface in the provider VPC. An endpoint carries traffic only while it
-// is available; rejecting or deleting it cuts live connections.
+// custom service, a listener per load-balancer listener port and transport
+// inside the interface's namespace (TCP for TCP and TLS listeners, UDP for
+// UDP, both for TCP_UDP); each accepted connection or new UDP flow goes to a
+// target picked by the service's load balancer and is dialed from the load
+// balancer's own interface in the provider VPC. An endpoint carries traffic
+// only while it is available; rejecting or deleting it cuts live connections
+// and flows.
 type Endpoints struct {
 	DB    *store.DB
 	CP    Transitions
@@ -39,9 +44,15 @@ type Endpoints struct {
 	Life context.Context
 	// IdleTimeout overrides NLB's 350 s TCP idle timeout (tests).
 	IdleTimeout time.Duration
+	// UDPIdleTimeout overrides NLB's 120 s UDP flow idle timeout (tests).
+	UDPIdleTimeout time.Duration
+	// RealizeDeadline is how long a pending endpoint may wait for the data
+	// plane before it is marked failed; zero means realizeDeadline.
+	RealizeDeadline time.Duration
 
 	once      sync.Once
 	tcp       *proxy.TCPProxy
+	udp       *proxy.UDPProxy
 	mu        sync.Mutex
 	listeners map[listenerKey]*activeListener
 	balancers map[string]*proxy.Balancer // by target group ARN
@@ -51,11 +62,47 @@ type Endpoints struct {
 type listenerKey struct {
 	endpointID, eniID string
 	port              int
+	transport         string // "tcp" or "udp"
 }
 
+// activeListener is a TCP listener or a UDP socket serving one listenerKey.
 type activeListener struct {
-	ln     net.Listener
+	sock   io.Closer
 	cancel context.CancelFunc
+}
+
+func (al *activeListener) stop() {
+	al.cancel()
+	al.sock.Close()
+}
+
+// UDPDialer is implemented by data planes that can open UDP sockets inside
+// a namespace; without it, endpoints carry no UDP.
+type UDPDialer interface {
+	DialUDP(ctx context.Context, ns, addr string) (net.Conn, error)
+}
+
+var _ UDPDialer = LinuxDataPlane{}
+
+// DialUDP opens a connected UDP socket from inside namespace ns.
+func (LinuxDataPlane) DialUDP(ctx context.Context, ns, addr string) (net.Conn, error) {
+	return dataplane.DialUDP(ctx, ns, addr)
+}
+
+// listenerTransports maps a listener protocol to the transports an
+// endpoint accepts for it.
+func listenerTransports(protocol string) []string {
+	switch protocol {
+	case "UDP":
+		return []string{"udp"}
+	case "TCP_UDP":
+		return []string{"tcp", "udp"}
+	}
+	return []string{"tcp"} // TCP, TLS
+}
+
+func carries(protocol, transport string) bool {
+	return slices.Contains(listenerTransports(protocol), transport)
 }
 
 func (r *Endpoints) init() {
@@ -67,16 +114,23 @@ func (r *Endpoints) init() {
 			r.Life = context.Background()
 		}
 		r.tcp = proxy.NewTCPProxy(proxy.TCPConfig{IdleTimeout: r.IdleTimeout, Logger: r.Log})
+		r.udp = proxy.NewUDPProxy(proxy.UDPConfig{IdleTimeout: r.UDPIdleTimeout, Logger: r.Log})
 		r.listeners = map[listenerKey]*activeListener{}
 		r.balancers = map[string]*proxy.Balancer{}
 		r.waiting = map[string]time.Time{}
 	})
 }
 
-// Stats reports the proxy's counters.
+// Stats reports the TCP proxy's counters.
 func (r *Endpoints) Stats() proxy.TCPStats {
 	r.init()
 	return r.tcp.Stats()
+}
+
+// UDPStats reports the UDP proxy's counters.
+func (r *Endpoints) UDPStats() proxy.UDPStats {
+	r.init()
+	return r.udp.Stats()
 }
 
 // Kinds implements Reconciler.
@@ -251,11 +305,12 @@ func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
 }
 
 // realizeDeadline is how long a pending endpoint may wait for the data
-// plane before it is marked failed with the reason.
+// plane before it is marked failed with the reason (Endpoints.RealizeDeadline
+// overrides it).
 const realizeDeadline = 60 * time.Second
 
 // notYet polls a pending endpoint again, and fails it with the reason once
-// it has waited longer than realizeDeadline.
+// it has waited longer than the realize deadline.
 func (r *Endpoints) notYet(ctx context.Context, ep *cloud.VpcEndpoint, reason string) (Result, error) {
 	r.mu.Lock()
 	since, ok := r.waiting[ep.ID]
@@ -264,7 +319,11 @@ func (r *Endpoints) notYet(ctx context.Context, ep *cloud.VpcEndpoint, reason st
 		r.waiting[ep.ID] = since
 	}
 	r.mu.Unlock()
-	if ep.State == cloud.StatePending && time.Since(since) > realizeDeadline {
+	deadline := r.RealizeDeadline
+	if deadline <= 0 {
+		deadline = realizeDeadline
+	}
+	if ep.State == cloud.StatePending && time.Since(since) > deadline {
 		r.stopEndpoint(ep.ID)
 		r.mu.Lock()
 		delete(r.waiting, ep.ID)
@@ -277,56 +336,92 @@ func (r *Endpoints) notYet(ctx context.Context, ep *cloud.VpcEndpoint, reason st
 // ensureListeners opens the listeners the plan needs and closes the rest
 // of this endpoint's.
 func (r *Endpoints) ensureListeners(p *plan) error {
+	udp, canUDP := r.DP.(UDPDialer)
 	want := map[listenerKey]bool{}
 	for _, eni := range p.enis {
 		for _, l := range p.listeners {
-			if l.Protocol == "UDP" {
-				continue // UDP endpoints are not carried yet
+			for _, tr := range listenerTransports(l.Protocol) {
+				if tr == "udp" && !canUDP {
+					continue
+				}
+				want[listenerKey{p.ep.ID, eni.ID, l.Port, tr}] = true
 			}
-			want[listenerKey{p.ep.ID, eni.ID, l.Port}] = true
 		}
 	}
 	r.mu.Lock()
 	for k, al := range r.listeners {
 		if k.endpointID == p.ep.ID && !want[k] {
-			al.cancel()
-			al.ln.Close()
+			al.stop()
 			delete(r.listeners, k)
 		}
 	}
 	r.mu.Unlock()
 	for _, eni := range p.enis {
 		for _, l := range p.listeners {
-			k := listenerKey{p.ep.ID, eni.ID, l.Port}
-			if !want[k] {
-				continue
-			}
-			r.mu.Lock()
-			_, have := r.listeners[k]
-			r.mu.Unlock()
-			if have {
-				continue
-			}
-			ns := r.DP.InterfaceNamespace(eni.ID)
-			ln, err := r.DP.ListenTCP(r.Life, ns, net.JoinHostPort(eni.PrivateIPAddress, strconv.Itoa(l.Port)))
-			if err != nil {
-				return fmt.Errorf("endpoint %s: listen on %s:%d: %w", p.ep.ID, eni.PrivateIPAddress, l.Port, err)
-			}
-			lctx, cancel := context.WithCancel(r.Life)
-			r.mu.Lock()
-			r.listeners[k] = &activeListener{ln: ln, cancel: cancel}
-			r.mu.Unlock()
-			epID, eniID, port, az := p.ep.ID, eni.ID, l.Port, eni.AvailabilityZone
-			go func() {
-				err := r.tcp.Serve(lctx, ln, func(ctx context.Context, c net.Conn) (proxy.Route, error) {
-					return r.route(ctx, epID, eniID, az, port, c)
-				})
-				if err != nil && lctx.Err() == nil {
-					r.Log.Warn("endpoint listener stopped", "endpoint", epID, "port", port, "err", err)
+			for _, tr := range listenerTransports(l.Protocol) {
+				k := listenerKey{p.ep.ID, eni.ID, l.Port, tr}
+				if !want[k] {
+					continue
 				}
-			}()
+				r.mu.Lock()
+				_, have := r.listeners[k]
+				r.mu.Unlock()
+				if have {
+					continue
+				}
+				if err := r.listen(k, eni, udp); err != nil {
+					return fmt.Errorf("endpoint %s: listen on %s %s:%d: %w", p.ep.ID, tr, eni.PrivateIPAddress, l.Port, err)
+				}
+			}
 		}
 	}
+	return nil
+}
+
+// listen opens one listener (TCP) or socket (UDP) on an endpoint interface
+// and serves it until the endpoint stops or the server ends.
+func (r *Endpoints) listen(k listenerKey, eni *cloud.NetworkInterface, udp UDPDialer) error {
+	ns := r.DP.InterfaceNamespace(eni.ID)
+	addr := net.JoinHostPort(eni.PrivateIPAddress, strconv.Itoa(k.port))
+	epID, port, az := k.endpointID, k.port, eni.AvailabilityZone
+	lctx, cancel := context.WithCancel(r.Life)
+	var serve func() error
+	var sock io.Closer
+	switch k.transport {
+	case "udp":
+		pc, err := r.DP.ListenUDP(r.Life, ns, addr)
+		if err != nil {
+			cancel()
+			return err
+		}
+		local, _ := netip.ParseAddrPort(addr)
+		sock = pc
+		serve = func() error {
+			return r.udp.Serve(lctx, pc, func(ctx context.Context, client netip.AddrPort) (proxy.UDPRoute, error) {
+				return r.routeUDP(epID, az, local, client, udp)
+			})
+		}
+	default:
+		ln, err := r.DP.ListenTCP(r.Life, ns, addr)
+		if err != nil {
+			cancel()
+			return err
+		}
+		sock = ln
+		serve = func() error {
+			return r.tcp.Serve(lctx, ln, func(ctx context.Context, c net.Conn) (proxy.Route, error) {
+				return r.route(ctx, epID, eni.ID, az, port, c)
+			})
+		}
+	}
+	r.mu.Lock()
+	r.listeners[k] = &activeListener{sock: sock, cancel: cancel}
+	r.mu.Unlock()
+	go func() {
+		if err := serve(); err != nil && lctx.Err() == nil {
+			r.Log.Warn("endpoint listener stopped", "endpoint", epID, "transport", k.transport, "port", port, "err", err)
+		}
+	}()
 	return nil
 }
 
@@ -336,8 +431,7 @@ func (r *Endpoints) stopEndpoint(id string) {
 	r.mu.Lock()
 	for k, al := range r.listeners {
 		if k.endpointID == id {
-			al.cancel()
-			al.ln.Close()
+			al.stop()
 			delete(r.listeners, k)
 		}
 	}
@@ -345,25 +439,70 @@ func (r *Endpoints) stopEndpoint(id string) {
 	if n := r.tcp.CloseEndpoint(id); n > 0 {
 		r.Log.Info("cut endpoint connections", "endpoint", id, "connections", n)
 	}
+	if n := r.udp.CloseEndpoint(id); n > 0 {
+		r.Log.Info("cut endpoint UDP flows", "endpoint", id, "flows", n)
+	}
 }
 
 // route picks, for one accepted connection, the load balancer node and
 // target, re-reading the store so changes apply to new connections at once.
 func (r *Endpoints) route(ctx context.Context, epID, eniID, az string, port int, c net.Conn) (proxy.Route, error) {
+	p, tg, nodeENI, target, err := r.pick(epID, az, port, "tcp", proxy.ConnFlowHash(c))
+	if err != nil {
+		return proxy.Route{}, err
+	}
+	ns := r.DP.InterfaceNamespace(nodeENI)
+	dst := target.Addr.String()
+	route := proxy.Route{
+		EndpointID: p.ep.ID,
+		Dial:       func(ctx context.Context) (net.Conn, error) { return r.DP.DialTCP(ctx, ns, dst) },
+	}
+	if tg.Attributes["proxy_protocol_v2.enabled"] == "true" {
+		route.ProxyHeader = true
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			route.ProxySource = ap
+		}
+		if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
+			route.ProxyDestination = ap
+		}
+	}
+	return route, nil
+}
+
+// routeUDP picks, for one new UDP flow from client to the endpoint address
+// local, the load balancer node and target; the flow's upstream socket is
+// dialed from the load balancer's interface.
+func (r *Endpoints) routeUDP(epID, az string, local, client netip.AddrPort, udp UDPDialer) (proxy.UDPRoute, error) {
+	p, _, nodeENI, target, err := r.pick(epID, az, int(local.Port()), "udp", proxy.FlowHash(client, local, 17))
+	if err != nil {
+		return proxy.UDPRoute{}, err
+	}
+	ns := r.DP.InterfaceNamespace(nodeENI)
+	dst := target.Addr.String()
+	return proxy.UDPRoute{
+		EndpointID: p.ep.ID,
+		Dial:       func(ctx context.Context) (net.Conn, error) { return udp.DialUDP(ctx, ns, dst) },
+	}, nil
+}
+
+// pick chooses, for a new flow of the given transport arriving on port of an
+// endpoint interface in az, the listener's target group, the load balancer
+// node (its interface in az, else its first) and the target.
+func (r *Endpoints) pick(epID, az string, port int, transport string, flowHash uint64) (*plan, *cloud.TargetGroup, string, proxy.Target, error) {
 	var p *plan
 	r.DB.View(func(tx *store.Tx) error { p = r.loadPlan(tx, epID); return nil })
 	if p == nil || p.ep.State != cloud.StateAvailable {
-		return proxy.Route{}, fmt.Errorf("endpoint %s is not available", epID)
+		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s is not available", epID)
 	}
 	var l *cloud.Listener
 	for _, cand := range p.listeners {
-		if cand.Port == port && cand.Protocol != "UDP" {
+		if cand.Port == port && carries(cand.Protocol, transport) {
 			l = cand
 			break
 		}
 	}
 	if l == nil {
-		return proxy.Route{}, fmt.Errorf("endpoint %s: no listener on port %d", epID, port)
+		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s: no %s listener on port %d", epID, transport, port)
 	}
 	var lb *cloud.LoadBalancer
 	for _, cand := range p.lbs {
@@ -373,7 +512,7 @@ func (r *Endpoints) route(ctx context.Context, epID, eniID, az string, port int,
 	}
 	tg := p.tgs[l.TargetGroupARN]
 	if lb == nil || tg == nil || len(lb.AZs) == 0 {
-		return proxy.Route{}, fmt.Errorf("endpoint %s: listener %s has no load balancer or target group", epID, l.ARN)
+		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s: listener %s has no load balancer or target group", epID, l.ARN)
 	}
 	node := lb.AZs[0]
 	for _, n := range lb.AZs {
@@ -387,26 +526,11 @@ func (r *Endpoints) route(ctx context.Context, epID, eniID, az string, port int,
 	} else {
 		bal.SetCrossZone(false)
 	}
-	target, ok := bal.Pick(node.ZoneName, proxy.ConnFlowHash(c))
+	target, ok := bal.Pick(node.ZoneName, flowHash)
 	if !ok {
-		return proxy.Route{}, fmt.Errorf("endpoint %s: no target for %s in %s", epID, tg.Name, node.ZoneName)
+		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s: no target for %s in %s", epID, tg.Name, node.ZoneName)
 	}
-	ns := r.DP.InterfaceNamespace(node.NetworkInterfaceID)
-	dst := target.Addr.String()
-	route := proxy.Route{
-		EndpointID: epID,
-		Dial:       func(ctx context.Context) (net.Conn, error) { return r.DP.DialTCP(ctx, ns, dst) },
-	}
-	if tg.Attributes["proxy_protocol_v2.enabled"] == "true" {
-		route.ProxyHeader = true
-		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-			route.ProxySource = ap
-		}
-		if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
-			route.ProxyDestination = ap
-		}
-	}
-	return route, nil
+	return p, tg, node.NetworkInterfaceID, target, nil
 }
 
 // updateBalancer refreshes a target group's balancer from its stored
