@@ -71,6 +71,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	dataPlane := fs.String("dataplane", "auto", "realize networks in the kernel: auto (when root on Linux), on or off")
 	prefix := fs.String("dataplane-prefix", "pl", "prefix of every namespace and link the data plane creates")
+	webhook := fs.String("notification-webhook", "", "URL that also receives every connection notification as a POST to <URL>/<topic>")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,7 +98,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privlink: --dataplane must be auto, on or off, not %q\n", *dataPlane)
 		return 2
 	}
-	srv, err := server.Start(ctx, server.Config{Listen: *listen, DataDir: *dataDir, Config: cfg, Log: log, DataPlane: mode, DataPlanePrefix: *prefix})
+	srv, err := server.Start(ctx, server.Config{Listen: *listen, DataDir: *dataDir, Config: cfg, Log: log, DataPlane: mode, DataPlanePrefix: *prefix, NotificationWebhook: *webhook})
 	if err != nil {
 		fmt.Fprintf(stderr, "privlink: %v\n", err)
 		return 1

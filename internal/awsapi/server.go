@@ -35,6 +35,11 @@ type Request struct {
 	SourceIP  string
 	// Secure reports whether the request arrived over TLS.
 	Secure bool
+	// Network is where the request entered a modelled network (a VPC
+	// endpoint, or the stand-in internet); zero for host clients. The same
+	// value rides in the handler's context (cloud.NetworkFrom), which is how
+	// the authorizer sees it.
+	Network cloud.NetworkContext
 }
 
 // Handler serves one action. It returns the response body (a struct that
@@ -172,6 +177,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &Request{
 		Service: svc.Name, Action: action, Params: params, Caller: caller,
 		Region: sig.Credential.Region, RequestID: requestID, SourceIP: remoteIP(r), Secure: r.TLS != nil,
+	}
+	if n, ok := cloud.NetworkFrom(r.Context()); ok {
+		req.Network = n
+		if n.SourceIP.IsValid() {
+			req.SourceIP = n.SourceIP.Unmap().String()
+		}
 	}
 	start := time.Now()
 	out, err := s.call(r.Context(), h, req)

@@ -110,6 +110,10 @@ type Call struct {
 	// Action is the IAM action name, e.g. "ec2:CreateVpc".
 	Action string
 	DryRun bool
+	// Network is where the request entered a modelled network (a VPC
+	// endpoint or the stand-in internet); authorize hands it to the
+	// Authorizer in the context, which also carries it from the HTTP layer.
+	Network cloud.NetworkContext
 }
 
 // Account is the caller's account ID.
@@ -127,6 +131,9 @@ func (cp *ControlPlane) region(c *Call) (cloud.Region, error) {
 // authorize checks the caller may perform the call's action on resource, and
 // ends a dry run that would have succeeded.
 func (cp *ControlPlane) authorize(ctx context.Context, c *Call, resource string) error {
+	if _, ok := cloud.NetworkFrom(ctx); !ok {
+		ctx = cloud.WithNetwork(ctx, c.Network)
+	}
 	if err := cp.authz.Authorize(ctx, c.Caller, c.Action, resource); err != nil {
 		return err
 	}

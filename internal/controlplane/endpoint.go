@@ -131,7 +131,8 @@ func checkEndpointIPTypes(ipType, dnsType string) error {
 // controller calls EndpointAvailable once the data plane is ready.
 func (cp *ControlPlane) CreateVpcEndpoint(ctx context.Context, c *Call, in CreateEndpointInput) (*cloud.VpcEndpoint, error) {
 	if in.Type == "" {
-		in.Type = cloud.EndpointInterface
+		// AWS's default VpcEndpointType is Gateway.
+		in.Type = cloud.EndpointGateway
 	}
 	switch in.Type {
 	case cloud.EndpointInterface, cloud.EndpointGateway, cloud.EndpointGatewayLoadBalancer:

@@ -74,35 +74,38 @@ func TestCreateInterfaceEndpointRules(t *testing.T) {
 		in       CreateEndpointInput
 		wantCode string
 	}{
-		{"missing service", CreateEndpointInput{SubnetIDs: f.consSubnets[:1]}, "MissingParameter"},
+		{"missing service", CreateEndpointInput{Type: cloud.EndpointInterface, SubnetIDs: f.consSubnets[:1]}, "MissingParameter"},
 		{"bad type", CreateEndpointInput{Type: "Lattice", ServiceName: sqs, SubnetIDs: f.consSubnets[:1]}, "InvalidParameterValue"},
-		{"unknown service", CreateEndpointInput{ServiceName: "com.amazonaws.us-east-1.nosuch", SubnetIDs: f.consSubnets[:1]}, "InvalidServiceName"},
-		{"service of another region", CreateEndpointInput{ServiceName: "com.amazonaws.eu-west-1.sqs", SubnetIDs: f.consSubnets[:1]}, "InvalidServiceName"},
+		{"unknown service", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: "com.amazonaws.us-east-1.nosuch", SubnetIDs: f.consSubnets[:1]}, "InvalidServiceName"},
+		{"service of another region", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: "com.amazonaws.eu-west-1.sqs", SubnetIDs: f.consSubnets[:1]}, "InvalidServiceName"},
 		{"gateway to sqs", CreateEndpointInput{Type: "Gateway", ServiceName: sqs}, "InvalidParameter"},
 		{"gateway to custom", CreateEndpointInput{Type: "Gateway", ServiceName: svc.ServiceName}, "InvalidParameter"},
 		{"no subnets", CreateEndpointInput{ServiceName: sqs}, "MissingParameter"},
-		{"route tables on interface", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], RouteTableIDs: []string{f.consVpc.MainRouteTableID}}, "InvalidParameter"},
-		{"unknown VPC", CreateEndpointInput{VpcID: "vpc-00000000000000000", ServiceName: sqs, SubnetIDs: f.consSubnets[:1]}, "InvalidVpcId.NotFound"},
-		{"provider's VPC", CreateEndpointInput{VpcID: f.provVpc.ID, ServiceName: sqs, SubnetIDs: f.consSubnets[:1]}, "InvalidVpcId.NotFound"},
-		{"provider's subnet", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.provSubnets[:1]}, "InvalidSubnetID.NotFound"},
-		{"subnet of another VPC", CreateEndpointInput{ServiceName: sqs, SubnetIDs: []string{otherSubnet}}, "InvalidParameter"},
-		{"two subnets in one zone", CreateEndpointInput{ServiceName: sqs, SubnetIDs: []string{f.consSubnets[0], f.consSubnetA2}}, "DuplicateSubnetsInSameZone"},
-		{"zone the service lacks", CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: []string{f.consSubnets[2]}}, "InvalidParameter"},
-		{"provider's security group", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], SecurityGroupIDs: []string{provSG}}, "InvalidSecurityGroupId.NotFound"},
-		{"malformed policy", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":`}, "InvalidPolicyDocument"},
-		{"policy without principal", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}, "InvalidPolicyDocument"},
-		{"policy too long", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":[{"Sid":"` + strings.Repeat("a", 20500) + `","Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`}, "InvalidPolicyDocument"},
-		{"custom policy on custom service", CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}`}, "InvalidParameter"},
-		{"private DNS without attributes", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &yes}, "InvalidParameter"},
-		{"private DNS on a service without names", CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &yes}, "InvalidParameter"},
+		{"route tables on interface", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1], RouteTableIDs: []string{f.consVpc.MainRouteTableID}}, "InvalidParameter"},
+		{"unknown VPC", CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: "vpc-00000000000000000", ServiceName: sqs, SubnetIDs: f.consSubnets[:1]}, "InvalidVpcId.NotFound"},
+		{"provider's VPC", CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: f.provVpc.ID, ServiceName: sqs, SubnetIDs: f.consSubnets[:1]}, "InvalidVpcId.NotFound"},
+		{"provider's subnet", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.provSubnets[:1]}, "InvalidSubnetID.NotFound"},
+		{"subnet of another VPC", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: []string{otherSubnet}}, "InvalidParameter"},
+		{"two subnets in one zone", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: []string{f.consSubnets[0], f.consSubnetA2}}, "DuplicateSubnetsInSameZone"},
+		{"zone the service lacks", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: []string{f.consSubnets[2]}}, "InvalidParameter"},
+		{"provider's security group", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1], SecurityGroupIDs: []string{provSG}}, "InvalidSecurityGroupId.NotFound"},
+		{"malformed policy", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":`}, "InvalidPolicyDocument"},
+		{"policy without principal", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}, "InvalidPolicyDocument"},
+		{"policy too long", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":[{"Sid":"` + strings.Repeat("a", 20500) + `","Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`}, "InvalidPolicyDocument"},
+		{"custom policy on custom service", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1], PolicyDocument: `{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}`}, "InvalidParameter"},
+		{"private DNS without attributes", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &yes}, "InvalidParameter"},
+		{"private DNS on a service without names", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &yes}, "InvalidParameter"},
 		{"ipv6", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1], IPAddressType: "ipv6", PrivateDNSEnabled: &no}, "InvalidParameter"},
-		{"sqs without private DNS", CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:2], PrivateDNSEnabled: &no}, ""},
-		{"custom with default policy", CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1], PolicyDocument: DefaultEndpointPolicy}, ""},
+		{"sqs without private DNS", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:2], PrivateDNSEnabled: &no}, ""},
+		{"custom with default policy", CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1], PolicyDocument: DefaultEndpointPolicy}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.in.VpcID == "" {
 				tc.in.VpcID = f.consVpc.ID
+			}
+			if tc.in.Type == "" {
+				tc.in.Type = cloud.EndpointInterface // these are the Interface rules; AWS defaults to Gateway
 			}
 			_, err := f.cp.CreateVpcEndpoint(context.Background(), f.consCall("CreateVpcEndpoint"), tc.in)
 			if got := errCode(err); got != tc.wantCode {
@@ -116,7 +119,7 @@ func TestInterfaceEndpointShape(t *testing.T) {
 	f := newPLFixture(t)
 	svc := f.service(t, true, "")
 	f.allow(t, svc.ID, cloud.AccountRootARN(plConsumer))
-	ep := f.endpoint(t, CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:2], ClientToken: "ep-1"})
+	ep := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:2], ClientToken: "ep-1"})
 	if ep.State != "pendingAcceptance" || ep.ServiceID != svc.ID || ep.Type != "Interface" || ep.PrivateDNSEnabled {
 		t.Fatalf("endpoint = %+v", ep)
 	}
@@ -151,12 +154,12 @@ func TestInterfaceEndpointShape(t *testing.T) {
 		}
 	}
 	// ClientToken: the same request returns the same endpoint.
-	again := f.endpoint(t, CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:2], ClientToken: "ep-1"})
+	again := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:2], ClientToken: "ep-1"})
 	if again.ID != ep.ID {
 		t.Fatalf("retry created %s, want %s", again.ID, ep.ID)
 	}
 	// The owner's own endpoint needs no acceptance.
-	own, err := f.cp.CreateVpcEndpoint(context.Background(), f.provCall("CreateVpcEndpoint"), CreateEndpointInput{VpcID: f.provVpc.ID, ServiceName: svc.ServiceName, SubnetIDs: f.provSubnets[:1]})
+	own, err := f.cp.CreateVpcEndpoint(context.Background(), f.provCall("CreateVpcEndpoint"), CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: f.provVpc.ID, ServiceName: svc.ServiceName, SubnetIDs: f.provSubnets[:1]})
 	if err != nil || own.State != "pending" {
 		t.Fatalf("owner's endpoint = %+v, %v", own, err)
 	}
@@ -167,11 +170,11 @@ func TestPrivateDNSEndpoints(t *testing.T) {
 	ctx := context.Background()
 	f.enableDNS(t, plConsumer, f.consVpc.ID)
 	sqs := "com.amazonaws.us-east-1.sqs"
-	ep := f.endpoint(t, CreateEndpointInput{ServiceName: sqs, SubnetIDs: f.consSubnets[:1]})
+	ep := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: sqs, SubnetIDs: f.consSubnets[:1]})
 	if !ep.PrivateDNSEnabled || ep.DNSEntries[len(ep.DNSEntries)-1].DNSName != "sqs.us-east-1.amazonaws.com" {
 		t.Fatalf("sqs endpoint = %+v", ep)
 	}
-	_, err := f.cp.CreateVpcEndpoint(ctx, f.consCall("CreateVpcEndpoint"), CreateEndpointInput{VpcID: f.consVpc.ID, ServiceName: sqs, SubnetIDs: f.consSubnets[1:2]})
+	_, err := f.cp.CreateVpcEndpoint(ctx, f.consCall("CreateVpcEndpoint"), CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: f.consVpc.ID, ServiceName: sqs, SubnetIDs: f.consSubnets[1:2]})
 	if errCode(err) != "InvalidParameter" || !strings.Contains(err.Error(), "conflicting DNS domain") {
 		t.Fatalf("second private-DNS sqs endpoint: %v", err)
 	}
@@ -179,7 +182,7 @@ func TestPrivateDNSEndpoints(t *testing.T) {
 	if err := f.cp.ModifyVpcAttribute(ctx, f.consCall("ModifyVpcAttribute"), f.consVpc.ID, nil, &no); errCode(err) != "InvalidParameterValue" {
 		t.Fatalf("disable hostnames under a private-DNS endpoint: %v", err)
 	}
-	s3 := f.endpoint(t, CreateEndpointInput{ServiceName: "com.amazonaws.us-east-1.s3", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no})
+	s3 := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: "com.amazonaws.us-east-1.s3", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no})
 	if !strings.HasPrefix(s3.DNSEntries[0].DNSName, "*.vpce-") {
 		t.Errorf("s3 regional name = %s", s3.DNSEntries[0].DNSName)
 	}
@@ -203,7 +206,7 @@ func TestPrivateDNSEndpoints(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	custom := f.endpoint(t, CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1]})
+	custom := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1]})
 	if !custom.PrivateDNSEnabled || custom.DNSEntries[len(custom.DNSEntries)-1].DNSName != "app.example.com" {
 		t.Fatalf("custom endpoint = %+v", custom)
 	}
@@ -220,8 +223,8 @@ func TestConnectionsAcceptRejectAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := f.endpoint(t, CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1]})
-	b := f.endpoint(t, CreateEndpointInput{ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[1:2]})
+	a := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[:1]})
+	b := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: svc.ServiceName, SubnetIDs: f.consSubnets[1:2]})
 
 	conns, _, err := f.cp.DescribeVpcEndpointConnections(ctx, f.provCall("DescribeVpcEndpointConnections"), []cloud.Filter{{Name: "vpc-endpoint-state", Values: []string{"pendingAcceptance"}}}, Page{})
 	if err != nil || len(conns) != 2 || conns[0].VpcEndpointOwner != plConsumer || conns[0].NetworkLoadBalancerARNs[0] != f.nlb.ARN {
@@ -294,7 +297,7 @@ func TestEndpointLifecycle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.cp.now = func() time.Time { return now }
 	no := false
-	ep := f.endpoint(t, CreateEndpointInput{ServiceName: "com.amazonaws.us-east-1.sqs", SubnetIDs: f.consSubnets[:2], PrivateDNSEnabled: &no})
+	ep := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: "com.amazonaws.us-east-1.sqs", SubnetIDs: f.consSubnets[:2], PrivateDNSEnabled: &no})
 	if ep.State != "pending" {
 		t.Fatalf("state = %s", ep.State)
 	}
@@ -337,7 +340,7 @@ func TestEndpointLifecycle(t *testing.T) {
 		t.Fatalf("describe purged: %v", err)
 	}
 	// Failed.
-	ep2 := f.endpoint(t, CreateEndpointInput{ServiceName: "com.amazonaws.us-east-1.sns", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no})
+	ep2 := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: "com.amazonaws.us-east-1.sns", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no})
 	if err := f.cp.EndpointFailed(ctx, ep2.ID, "no route to the service"); err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +445,7 @@ func TestModifyInterfaceEndpoint(t *testing.T) {
 	f := newPLFixture(t)
 	ctx := context.Background()
 	no := false
-	ep := f.endpoint(t, CreateEndpointInput{ServiceName: "com.amazonaws.us-east-1.kms", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no})
+	ep := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: "com.amazonaws.us-east-1.kms", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no})
 	call := f.consCall("ModifyVpcEndpoint")
 	if err := f.cp.ModifyVpcEndpoint(ctx, call, ModifyEndpointInput{VpcEndpointID: ep.ID, AddSubnetIDs: []string{f.consSubnetA2}}); errCode(err) != "DuplicateSubnetsInSameZone" {
 		t.Fatalf("second subnet in zone a: %v", err)
@@ -584,7 +587,7 @@ func TestEndpointDryRunAndPagination(t *testing.T) {
 	dry := f.consCall("CreateVpcEndpoint")
 	dry.DryRun = true
 	no := false
-	in := CreateEndpointInput{VpcID: f.consVpc.ID, ServiceName: "com.amazonaws.us-east-1.sts", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no}
+	in := CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: f.consVpc.ID, ServiceName: "com.amazonaws.us-east-1.sts", SubnetIDs: f.consSubnets[:1], PrivateDNSEnabled: &no}
 	if _, err := f.cp.CreateVpcEndpoint(ctx, dry, in); errCode(err) != "DryRunOperation" {
 		t.Fatalf("dry run: %v", err)
 	}

@@ -473,7 +473,7 @@ func TestDeleteVpcEndpointServiceConfigurations(t *testing.T) {
 	ctx := context.Background()
 	s := f.service(t, true, "")
 	f.allow(t, s.ID, cloud.AccountRootARN(plConsumer))
-	ep := f.endpoint(t, CreateEndpointInput{ServiceName: s.ServiceName, SubnetIDs: f.consSubnets[:1]})
+	ep := f.endpoint(t, CreateEndpointInput{Type: cloud.EndpointInterface, ServiceName: s.ServiceName, SubnetIDs: f.consSubnets[:1]})
 	del := func() []Unsuccessful {
 		failed, err := f.cp.DeleteVpcEndpointServiceConfigurations(ctx, f.provCall("DeleteVpcEndpointServiceConfigurations"), []string{s.ID, "vpce-svc-00000000000000000"})
 		if err != nil {

@@ -15,18 +15,34 @@ import (
 // Authorizer evaluates a caller's identity-based policies (inline user or
 // role policies, permissions boundary, session policy) for API calls. The
 // account root is allowed everything in its own account, as on AWS.
+//
+// When the call's context carries a cloud.NetworkContext (the request came
+// from inside a VPC), the network keys are set as AWS sets them, and a
+// request through an interface VPC endpoint is also bounded by that
+// endpoint's policy, for every principal including the account root.
 type Authorizer struct {
 	dir *Directory
+	eps *endpointPolicies
 }
 
 // NewAuthorizer returns the identity-policy authorizer over dir.
-func NewAuthorizer(dir *Directory) *Authorizer { return &Authorizer{dir: dir} }
+func NewAuthorizer(dir *Directory) *Authorizer {
+	return &Authorizer{dir: dir, eps: watchEndpoints(dir)}
+}
 
-// Authorize implements controlplane.Authorizer. It reads identities from
-// the directory's snapshot, never from the store, so callers may authorize
-// while they hold a store transaction (store locks are not re-entrant).
-func (a *Authorizer) Authorize(_ context.Context, p *cloud.Principal, action, resource string) error {
-	return a.dir.authz(p, action, resource)
+// Authorize implements controlplane.Authorizer. It reads identities and
+// endpoint policies from snapshots, never from the store, so callers may
+// authorize while they hold a store transaction (store locks are not
+// re-entrant).
+func (a *Authorizer) Authorize(ctx context.Context, p *cloud.Principal, action, resource string) error {
+	n, ok := cloud.NetworkFrom(ctx)
+	if !ok {
+		if _, free := freeActions[action]; free && p != nil {
+			return nil
+		}
+		return a.dir.authz(p, action, resource)
+	}
+	return a.authzNetwork(p, action, resource, n)
 }
 
 func (d *Directory) authz(p *cloud.Principal, action, resource string) error {

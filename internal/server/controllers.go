@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -60,7 +61,7 @@ func (s *Server) startControllers(ctx context.Context) error {
 			return fmt.Errorf("server: data plane: %w", err)
 		}
 		dp = controllers.LinuxDataPlane{Linux: linux}
-		resolver := dns.NewResolver(s.log.With("component", "dns"), nil)
+		resolver := dns.NewResolver(s.log.With("component", "dns"), s.authority)
 		zone, err := controllers.PublicZone(s.cfg.Config.Regions)
 		if err != nil {
 			return fmt.Errorf("server: public dns zone: %w", err)
@@ -75,6 +76,11 @@ func (s *Server) startControllers(ctx context.Context) error {
 		}
 		ready = network
 		s.network = network
+		s.apis = &controllers.AWSServiceAPIs{DB: s.db, DP: dp, Ready: network, Log: s.log.With("component", "awsapis"), Life: s.life, Dial: s.dialInternal}
+		if err := s.apis.ServePublic(ctx, linux.InternetNamespace(), controllers.PublicAPIAddrs(s.cfg.Config.Regions)); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		recs = append(recs, s.apis)
 		recs = append(recs, network,
 			&controllers.Health{DB: s.db, CP: s.cp, DP: dp, Log: s.log.With("component", "health"), Life: s.life,
 				TestInterval: s.cfg.HealthCheckInterval, TestTimeout: s.cfg.HealthCheckTimeout})
@@ -87,6 +93,8 @@ func (s *Server) startControllers(ctx context.Context) error {
 		&controllers.Instances{DB: s.db, CP: s.cp, Ready: ready},
 		&controllers.LoadBalancers{DB: s.db, CP: s.cp, Ready: ready},
 		s.endpoints,
+		&controllers.Verification{DB: s.db, CP: s.cp, Lookup: s.authority.LookupTXT, Window: s.cfg.PrivateDNSVerificationWindow},
+		&controllers.Notifications{DB: s.db, Dir: filepath.Join(s.cfg.DataDir, "notifications"), Webhook: s.cfg.NotificationWebhook, Log: s.log.With("component", "notifications")},
 	)
 	runner := controllers.NewRunner(s.db, controllers.Config{Log: s.log.With("component", "controllers"), Resync: 30 * time.Second}, recs...)
 	s.dataPlane = dp

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -19,11 +20,13 @@ import (
 	"github.com/privlink/privlink/internal/awsapi/ec2"
 	"github.com/privlink/privlink/internal/awsapi/elbv2"
 	iamapi "github.com/privlink/privlink/internal/awsapi/iam"
+	"github.com/privlink/privlink/internal/awsapi/route53"
 	"github.com/privlink/privlink/internal/awsapi/sts"
 	"github.com/privlink/privlink/internal/cloud"
 	"github.com/privlink/privlink/internal/config"
 	"github.com/privlink/privlink/internal/controllers"
 	"github.com/privlink/privlink/internal/controlplane"
+	"github.com/privlink/privlink/internal/dns"
 	"github.com/privlink/privlink/internal/iam"
 	"github.com/privlink/privlink/internal/store"
 	"github.com/privlink/privlink/internal/store/bolt"
@@ -44,6 +47,13 @@ type Config struct {
 	// HealthCheckInterval/Timeout shorten health checks below ELB's
 	// minimums; tests only.
 	HealthCheckInterval, HealthCheckTimeout time.Duration
+	// NotificationWebhook, when set, also receives every connection
+	// notification line as a POST to <URL>/<topic> (see README).
+	NotificationWebhook string
+	// PrivateDNSVerificationWindow is how long a missing or wrong
+	// verification TXT record is looked up again before the name is failed
+	// (default controllers.DefaultVerificationWindow).
+	PrivateDNSVerificationWindow time.Duration
 }
 
 // Server is a running privlink.
@@ -57,12 +67,19 @@ type Server struct {
 	http      *http.Server
 	handler   http.Handler
 	bootstrap *iam.Credentials
+	// authority serves the stored public hosted zones (Route 53).
+	authority *dns.Authority
 
 	life      context.Context
 	stop      context.CancelFunc
 	network   *controllers.Network
 	endpoints *controllers.Endpoints
 	dataPlane controllers.DataPlane
+
+	// internal is the network-context listener (see netcontext.go).
+	internalLn net.Listener
+	internal   *http.Server
+	apis       *controllers.AWSServiceAPIs
 }
 
 // Start opens the store, bootstraps identities and starts serving. On error
@@ -73,6 +90,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.Config == nil {
 		cfg.Config = config.Default()
+	}
+	if cfg.NotificationWebhook != "" {
+		if u, err := url.Parse(cfg.NotificationWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("server: the notification webhook %q is not an http(s) URL", cfg.NotificationWebhook)
+		}
 	}
 	s = &Server{cfg: cfg, log: cfg.Log}
 	s.life, s.stop = context.WithCancel(context.Background())
@@ -104,16 +126,24 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		regions = append(regions, r)
 	}
-	s.cp, err = controlplane.New(controlplane.Config{DB: s.db, Regions: regions, Log: cfg.Log.With("component", "controlplane"), Authorizer: iam.NewAuthorizer(s.dir)})
+	authz := iam.NewAuthorizer(s.dir)
+	s.cp, err = controlplane.New(controlplane.Config{DB: s.db, Regions: regions, Log: cfg.Log.With("component", "controlplane"), Authorizer: authz})
 	if err != nil {
 		return nil, err
 	}
 	api := awsapi.NewServer(s.dir, cfg.Config.Regions, cfg.Log.With("component", "api"),
 		ec2.NewService(s.cp),
 		elbv2.NewService(s.cp),
-		sts.NewService(map[string]awsapi.Handler{"AssumeRole": sts.AssumeRole(s.dir)}),
+		sts.NewService(map[string]awsapi.Handler{"AssumeRole": sts.AssumeRole(s.dir), "GetCallerIdentity": sts.GetCallerIdentity(authz)}),
 		iamapi.NewService(s.dir),
+		route53.NewService(s.cp),
 	)
+	// Public hosted zones are served before any request can change them.
+	s.authority = dns.NewAuthority()
+	(&controllers.HostedZoneAuthority{Authority: s.authority, Build: controlplane.BuildHostedZone, Log: cfg.Log.With("component", "route53")}).Start(s.db)
+	if err := s.startInternal(api); err != nil {
+		return nil, err
+	}
 	if err := s.startControllers(ctx); err != nil {
 		return nil, err
 	}
@@ -167,6 +197,11 @@ func (s *Server) Close() error {
 		cancel()
 	} else if s.ln != nil {
 		errs = append(errs, s.ln.Close())
+	}
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.closeInternal(ctx))
+		cancel()
 	}
 	if s.stop != nil {
 		s.stop()

@@ -124,7 +124,7 @@ func TestPrivateLinkAcrossAccounts(t *testing.T) {
 	_, err = out.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: &consVpc, ServiceName: &svcName, SubnetIds: consSubnets})
 	wantCode(t, err, "InvalidVpcId.NotFound")
 	second := must[*ec2.CreateVpcEndpointOutput](t)(cons.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
-		VpcId: &consVpc, ServiceName: &svcName, SubnetIds: consSubnets[:1],
+		VpcId: &consVpc, ServiceName: &svcName, SubnetIds: consSubnets[:1], VpcEndpointType: ec2types.VpcEndpointTypeInterface,
 	})).VpcEndpoint
 	secondID := aws.ToString(second.VpcEndpointId)
 

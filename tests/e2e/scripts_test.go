@@ -48,3 +48,5 @@ func runScript(t *testing.T, tool string, args ...string) {
 func TestAWSCLIFlow(t *testing.T) { runScript(t, "bash", "cli_flow.sh") }
 
 func TestBoto3Flow(t *testing.T) { runScript(t, "python3", "boto3_flow.py") }
+
+func TestAWSCLIPrivateLinkControlFlow(t *testing.T) { runScript(t, "bash", "cli_privatelink_flow.sh") }

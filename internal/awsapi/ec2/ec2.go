@@ -42,7 +42,7 @@ func call(r *awsapi.Request) (*controlplane.Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &controlplane.Call{Caller: r.Caller, Region: r.Region, Action: "ec2:" + r.Action, DryRun: dry}, nil
+	return &controlplane.Call{Caller: r.Caller, Region: r.Region, Action: "ec2:" + r.Action, DryRun: dry, Network: r.Network}, nil
 }
 
 // describeInput decodes the IDs list (named idParam), Filters, MaxResults and NextToken.
