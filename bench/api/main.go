@@ -163,45 +163,51 @@ func main() {
 	report("DescribeVpcs", dv, base)
 	target("DescribeVpcs/s", dv.rate(), 3000)
 
-	// CreateSubnet: each worker carves /28s from its own /20 of a /16 VPC pool.
+	// CreateSubnet: /28s carved round-robin from a pool of 64 /16 VPCs; one
+	// counter shared by all workers (and the fill below) keeps every CIDR
+	// unique however many subnets a worker creates.
 	vpcs := make([]string, 0, 64)
 	for i := 0; i < 64; i++ {
 		out, err := c.call(ctx, "ec2", url.Values{"Action": {"CreateVpc"}, "Version": {"2016-11-15"}, "CidrBlock": {fmt.Sprintf("10.%d.0.0/16", i)}})
 		check(err)
 		vpcs = append(vpcs, idPattern.FindStringSubmatch(out)[1])
 	}
-	cs, err := load(ctx, *clients, *duration, func(w, i int) error {
-		v := (w*1000 + i) / 4096
-		n := (w*1000 + i) % 4096
-		if v >= len(vpcs) {
-			return nil
+	// Every subnet carries a tag team=t0..t99, so the tag filter below
+	// matches 1% of them however many the timed phase created.
+	var nextSubnet atomic.Int64
+	createSubnet := func() error {
+		k := int(nextSubnet.Add(1) - 1)
+		v, n := k%len(vpcs), k/len(vpcs)
+		if n >= 4096 {
+			return fmt.Errorf("subnet pool exhausted after %d subnets", k)
 		}
-		_, err := c.call(ctx, "ec2", url.Values{"Action": {"CreateSubnet"}, "Version": {"2016-11-15"}, "VpcId": {vpcs[v]},
-			"CidrBlock": {fmt.Sprintf("10.%d.%d.%d/28", v, n/16, (n%16)*16)}})
-		return err
-	})
-	check(err)
-	report("CreateSubnet", cs, base)
-	target("CreateSubnet/s", cs.rate(), 1000)
-
-	// DescribeSubnets filtered by tag among many subnets.
-	have := int(cs.ops)
-	for i := have; i < *subnets; i++ {
-		v := 63 - i/4096
-		n := i % 4096
 		_, err := c.call(ctx, "ec2", url.Values{"Action": {"CreateSubnet"}, "Version": {"2016-11-15"}, "VpcId": {vpcs[v]},
 			"CidrBlock":                       {fmt.Sprintf("10.%d.%d.%d/28", v, n/16, (n%16)*16)},
 			"TagSpecification.1.ResourceType": {"subnet"}, "TagSpecification.1.Tag.1.Key": {"team"},
-			"TagSpecification.1.Tag.1.Value": {fmt.Sprintf("t%d", i%100)}})
-		check(err)
+			"TagSpecification.1.Tag.1.Value": {fmt.Sprintf("t%d", k%100)}})
+		return err
 	}
+	cs, err := load(ctx, *clients, *duration, func(w, i int) error { return createSubnet() })
+	check(err)
+	report("CreateSubnet (tagged)", cs, base)
+	target("CreateSubnet/s", cs.rate(), 1000)
+
+	// DescribeSubnets filtered by tag among many subnets.
+	have := int(nextSubnet.Load())
+	for i := have; i < *subnets; i++ {
+		check(createSubnet())
+	}
+	total := int(nextSubnet.Load())
 	ds, err := load(ctx, *clients, *duration, func(w, i int) error {
-		_, err := c.call(ctx, "ec2", url.Values{"Action": {"DescribeSubnets"}, "Version": {"2016-11-15"},
+		out, err := c.call(ctx, "ec2", url.Values{"Action": {"DescribeSubnets"}, "Version": {"2016-11-15"},
 			"Filter.1.Name": {"tag:team"}, "Filter.1.Value.1": {fmt.Sprintf("t%d", (w+i)%100)}})
+		if n := strings.Count(out, "<subnetId>"); err == nil && n < total/100 {
+			err = fmt.Errorf("tag filter matched %d subnets, want at least %d", n, total/100)
+		}
 		return err
 	})
 	check(err)
-	report(fmt.Sprintf("DescribeSubnets tag filter (%d subnets)", max(*subnets, have)), ds, base)
+	report(fmt.Sprintf("DescribeSubnets tag filter (~%d of %d subnets)", total/100, total), ds, base)
 	fmt.Printf("  target p99 <= 50ms: %s\n", verdict(ds.pct(0.99) <= 50*time.Millisecond))
 	_ = vpc
 }
