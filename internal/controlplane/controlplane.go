@@ -88,6 +88,7 @@ func New(cfg Config) (*ControlPlane, error) {
 		cp.regions[r.Name] = r
 		cp.order = append(cp.order, r.Name)
 	}
+	indexTags(cfg.DB)
 	return cp, nil
 }
 

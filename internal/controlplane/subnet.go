@@ -206,7 +206,7 @@ func (cp *ControlPlane) DescribeSubnets(ctx context.Context, c *Call, in Describ
 			counts = subnetInterfaceCounts(tx)
 		}
 		var scratch SubnetView
-		tx.Each(cloud.KindSubnet, func(_ string, v any) bool {
+		eachCandidate(tx, cloud.KindSubnet, in.Filters, func(_ string, v any) bool {
 			s := v.(*cloud.Subnet)
 			if !visible(c, &s.Meta) || (want != nil && !want[s.ID]) {
 				return true

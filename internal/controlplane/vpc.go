@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/privlink/privlink/internal/cloud"
 	"github.com/privlink/privlink/internal/store"
@@ -162,9 +163,14 @@ func describe[T any, PT interface {
 				}
 			}
 		}
-		items = listOwned[T, PT](tx, c, kind, func(v *T) bool {
-			return (want == nil || want[id(v)]) && keep(v)
+		eachCandidate(tx, kind, in.Filters, func(_ string, v any) bool {
+			t := v.(*T)
+			if visible(c, PT(t).Base()) && (want == nil || want[id(t)]) && keep(t) {
+				items = append(items, t)
+			}
+			return true
 		})
+		sort.Slice(items, func(i, j int) bool { return id(items[i]) < id(items[j]) })
 		return nil
 	})
 	if err != nil {

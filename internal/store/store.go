@@ -63,6 +63,7 @@ type DB struct {
 	rev      int64
 	watchers []func(Event)
 	broken   error
+	indexes  map[string]map[string]*index
 
 	persist chan *batch
 	done    chan struct{}
@@ -177,6 +178,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	for _, k := range tx.order {
 		v := tx.writes[k]
 		prev := db.tables[k.kind][k.id]
+		db.updateIndexesLocked(k.kind, k.id, prev, v)
 		if v == nil {
 			delete(db.tables[k.kind], k.id)
 		} else {

@@ -120,3 +120,54 @@ func TestWatchSeesCommittedChangesOnly(t *testing.T) {
 		t.Fatalf("events = %+v, want put x then delete x", events)
 	}
 }
+
+func TestIndexFollowsWritesAndTransactions(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "state.db"))
+	defer db.Close()
+	put := func(id, name string) {
+		t.Helper()
+		if err := db.Update(ctx, func(tx *store.Tx) error { tx.Put("item", id, &item{Name: name}); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "red")
+	db.AddIndex("item", "name", func(v any) []string { return []string{v.(*item).Name} })
+	put("b", "red")
+	put("c", "blue")
+	lookup := func(tx *store.Tx, key string) []string {
+		ids, ok := tx.Lookup("item", "name", key)
+		if !ok {
+			t.Fatal("index missing")
+		}
+		return ids
+	}
+	db.View(func(tx *store.Tx) error {
+		if got := lookup(tx, "red"); fmt.Sprint(got) != "[a b]" {
+			t.Errorf("red = %v, want [a b] (existing and new records)", got)
+		}
+		return nil
+	})
+	put("a", "blue")
+	db.Update(ctx, func(tx *store.Tx) error { tx.Delete("item", "c"); return nil })
+	db.Update(ctx, func(tx *store.Tx) error {
+		tx.Put("item", "d", &item{Name: "blue"})
+		tx.Put("item", "b", &item{Name: "green"})
+		if got := lookup(tx, "blue"); fmt.Sprint(got) != "[a d]" {
+			t.Errorf("blue inside tx = %v, want [a d]", got)
+		}
+		if got := lookup(tx, "red"); len(got) != 0 {
+			t.Errorf("red inside tx = %v, want none", got)
+		}
+		return errors.New("roll back")
+	})
+	db.View(func(tx *store.Tx) error {
+		if got := lookup(tx, "blue"); fmt.Sprint(got) != "[a]" {
+			t.Errorf("blue = %v, want [a] after a delete and a rolled-back tx", got)
+		}
+		if _, ok := tx.Lookup("item", "nope", "x"); ok {
+			t.Error("unknown index reported as present")
+		}
+		return nil
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -52,9 +53,9 @@ func requireDataPlane(t *testing.T) {
 func uniquePrefix(t *testing.T) (string, *dataplane.Linux) {
 	t.Helper()
 	prefix := fmt.Sprintf("pe%d%d", os.Getpid()%100000, prefixSeq.Add(1))
+	// The same state dir as the server's, so cleanup removes its files too.
 	cfg := dataplane.DefaultConfig()
 	cfg.Prefix = prefix
-	cfg.StateDir = t.TempDir()
 	dp, err := dataplane.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +67,7 @@ func uniquePrefix(t *testing.T) (string, *dataplane.Linux) {
 		if err := dp.DeleteInternet(context.Background()); err != nil {
 			t.Errorf("cleanup of %s's internet: %v", prefix, err)
 		}
+		os.RemoveAll(filepath.Join(cfg.StateDir, prefix))
 	})
 	return prefix, dp
 }
