@@ -121,7 +121,7 @@ func TestPrivateLinkAcrossAccounts(t *testing.T) {
 			t.Errorf("interface = %s %v %q", eni.InterfaceType, aws.ToBool(eni.RequesterManaged), aws.ToString(eni.Description))
 		}
 	}
-	_, err = out.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: &consVpc, ServiceName: &svcName, SubnetIds: consSubnets})
+	_, err = out.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcEndpointType: ec2types.VpcEndpointTypeInterface, VpcId: &consVpc, ServiceName: &svcName, SubnetIds: consSubnets})
 	wantCode(t, err, "InvalidVpcId.NotFound")
 	second := must[*ec2.CreateVpcEndpointOutput](t)(cons.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
 		VpcId: &consVpc, ServiceName: &svcName, SubnetIds: consSubnets[:1], VpcEndpointType: ec2types.VpcEndpointTypeInterface,
