@@ -67,7 +67,7 @@ func (cp *ControlPlane) CreateSubnet(ctx context.Context, c *Call, in CreateSubn
 		if prefix.Bits() < 16 || prefix.Bits() > 28 || !contains(vpcPrefix, prefix) {
 			return cloud.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CidrBlock)
 		}
-		siblings := store.List[cloud.Subnet](tx, cloud.KindSubnet, func(s *cloud.Subnet) bool { return s.VpcID == vpc.ID })
+		siblings := subnetsOfVpc(tx, vpc.ID)
 		for _, s := range siblings {
 			if p, ok := parseIPv4Prefix(s.CidrBlock); ok && overlaps(p, prefix) {
 				return cloud.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.CidrBlock)
@@ -368,4 +368,20 @@ func freeAddrs(tx *store.Tx, s *cloud.Subnet) int {
 		}
 	}
 	return usableAddrs(p) - used
+}
+
+// subnetsOfVpc returns a VPC's subnets through the by-VPC index (creates
+// stay fast however many subnets other VPCs hold).
+func subnetsOfVpc(tx *store.Tx, vpcID string) []*cloud.Subnet {
+	ids, ok := tx.Lookup(cloud.KindSubnet, vpcIndex, vpcID)
+	if !ok {
+		return store.List[cloud.Subnet](tx, cloud.KindSubnet, func(s *cloud.Subnet) bool { return s.VpcID == vpcID })
+	}
+	out := make([]*cloud.Subnet, 0, len(ids))
+	for _, id := range ids {
+		if s, ok := store.Get[cloud.Subnet](tx, cloud.KindSubnet, id); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -13,6 +13,9 @@ const tagIndex = "tag"
 
 func tagIndexKey(key, value string) string { return key + "\x00" + value }
 
+// vpcIndex names the store index of subnets by VPC ID.
+const vpcIndex = "vpc"
+
 // indexTags registers the tag index on every taggable kind of the store.
 func indexTags(db *store.DB) {
 	fn := func(v any) []string {
@@ -39,6 +42,7 @@ func indexTags(db *store.DB) {
 	for _, k := range kinds {
 		db.AddIndex(k, tagIndex, fn)
 	}
+	db.AddIndex(cloud.KindSubnet, vpcIndex, func(v any) []string { return []string{v.(*cloud.Subnet).VpcID} })
 }
 
 // eachCandidate calls fn for every record of kind that can match filters:
