@@ -258,8 +258,10 @@ func (h *handler) changeResourceRecordSets(ctx context.Context, c *controlplane.
 		if rs.TTL != nil {
 			rc.TTLSet, rc.Set.TTL = true, *rs.TTL
 		}
-		for _, rr := range rs.ResourceRecords {
-			rc.Set.Values = append(rc.Set.Values, rr.Value)
+		if rs.ResourceRecords != nil {
+			for _, rr := range rs.ResourceRecords.Records {
+				rc.Set.Values = append(rc.Set.Values, rr.Value)
+			}
 		}
 		changes = append(changes, rc)
 	}
@@ -289,8 +291,11 @@ func (h *handler) listResourceRecordSets(ctx context.Context, c *controlplane.Ca
 	for _, rs := range page.Sets {
 		ttl := rs.TTL
 		x := recordSetXML{Name: escapeName(rs.Name), Type: rs.Type, TTL: &ttl}
-		for _, v := range rs.Values {
-			x.ResourceRecords = append(x.ResourceRecords, resourceRecordXML{Value: v})
+		if len(rs.Values) > 0 {
+			x.ResourceRecords = &resourceRecordsXML{}
+			for _, v := range rs.Values {
+				x.ResourceRecords.Records = append(x.ResourceRecords.Records, resourceRecordXML{Value: v})
+			}
 		}
 		out.ResourceRecordSets = append(out.ResourceRecordSets, x)
 	}

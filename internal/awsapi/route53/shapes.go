@@ -36,6 +36,10 @@ type resourceRecordXML struct {
 	Value string `xml:"Value"`
 }
 
+type resourceRecordsXML struct {
+	Records []resourceRecordXML `xml:"ResourceRecord"`
+}
+
 // recordSetXML is ResourceRecordSet; the routing policies privlink does
 // not model are decoded only to be refused.
 type recordSetXML struct {
@@ -48,7 +52,7 @@ type recordSetXML struct {
 	Failover                string              `xml:"Failover,omitempty"`
 	MultiValueAnswer        *bool               `xml:"MultiValueAnswer,omitempty"`
 	TTL                     *int64              `xml:"TTL,omitempty"`
-	ResourceRecords         []resourceRecordXML `xml:"ResourceRecords>ResourceRecord,omitempty"`
+	ResourceRecords         *resourceRecordsXML `xml:"ResourceRecords,omitempty"`
 	AliasTarget             *anyXML             `xml:"AliasTarget,omitempty"`
 	HealthCheckID           string              `xml:"HealthCheckId,omitempty"`
 	TrafficPolicyInstanceID string              `xml:"TrafficPolicyInstanceId,omitempty"`
