@@ -104,3 +104,17 @@ var ok = &ReturnResponse{Return: true}
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 type handlerFunc = func(ctx context.Context, r *awsapi.Request) (any, error)
+
+// callHandler is a handler that receives its controlplane call context.
+type callHandler func(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error)
+
+// withCall decodes the call context (caller, region, DryRun) once for h.
+func withCall(h callHandler) awsapi.Handler {
+	return func(ctx context.Context, r *awsapi.Request) (any, error) {
+		c, err := call(r)
+		if err != nil {
+			return nil, err
+		}
+		return h(ctx, r, c)
+	}
+}

@@ -9,10 +9,10 @@ import (
 )
 
 func (a *API) registerEndpoints(m map[string]awsapi.Handler) {
-	m["CreateVpcEndpoint"] = a.createVpcEndpoint
-	m["DescribeVpcEndpoints"] = a.describeVpcEndpoints
-	m["ModifyVpcEndpoint"] = a.modifyVpcEndpoint
-	m["DeleteVpcEndpoints"] = a.deleteVpcEndpoints
+	m["CreateVpcEndpoint"] = withCall(a.createVpcEndpoint)
+	m["DescribeVpcEndpoints"] = withCall(a.describeVpcEndpoints)
+	m["ModifyVpcEndpoint"] = withCall(a.modifyVpcEndpoint)
+	m["DeleteVpcEndpoints"] = withCall(a.deleteVpcEndpoints)
 }
 
 type dnsEntryXML struct {
@@ -112,11 +112,7 @@ func unsupportedDNSOptions(r *awsapi.Request) error {
 	return nil
 }
 
-func (a *API) createVpcEndpoint(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createVpcEndpoint(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	p := r.Params
 	if p.Has("ServiceNetworkArn") || p.Has("ResourceConfigurationArn") {
 		return nil, cloud.Errorf("InvalidParameter", "Service network and resource endpoints (VPC Lattice) are not supported by privlink.")
@@ -156,11 +152,7 @@ func (a *API) createVpcEndpoint(ctx context.Context, r *awsapi.Request) (any, er
 	}{a.endpointXML(ep, a.cp.EndpointGroupNames([]*cloud.VpcEndpoint{ep})), token}, nil
 }
 
-func (a *API) describeVpcEndpoints(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcEndpoints(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "VpcEndpointId")
 	if err != nil {
 		return nil, err
@@ -180,11 +172,7 @@ func (a *API) describeVpcEndpoints(ctx context.Context, r *awsapi.Request) (any,
 	return out, nil
 }
 
-func (a *API) modifyVpcEndpoint(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyVpcEndpoint(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	p := r.Params
 	if err := unsupportedDNSOptions(r); err != nil {
 		return nil, err
@@ -214,11 +202,7 @@ func (a *API) modifyVpcEndpoint(ctx context.Context, r *awsapi.Request) (any, er
 	return ok, nil
 }
 
-func (a *API) deleteVpcEndpoints(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteVpcEndpoints(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	failed, err := a.cp.DeleteVpcEndpoints(ctx, c, r.Params.List("VpcEndpointId"))
 	if err != nil {
 		return nil, err

@@ -9,21 +9,21 @@ import (
 )
 
 func (a *API) registerEndpointServices(m map[string]awsapi.Handler) {
-	m["CreateVpcEndpointServiceConfiguration"] = a.createVpcEndpointServiceConfiguration
-	m["DescribeVpcEndpointServiceConfigurations"] = a.describeVpcEndpointServiceConfigurations
-	m["ModifyVpcEndpointServiceConfiguration"] = a.modifyVpcEndpointServiceConfiguration
-	m["DeleteVpcEndpointServiceConfigurations"] = a.deleteVpcEndpointServiceConfigurations
-	m["DescribeVpcEndpointServicePermissions"] = a.describeVpcEndpointServicePermissions
-	m["ModifyVpcEndpointServicePermissions"] = a.modifyVpcEndpointServicePermissions
-	m["StartVpcEndpointServicePrivateDnsVerification"] = a.startVpcEndpointServicePrivateDnsVerification
-	m["DescribeVpcEndpointServices"] = a.describeVpcEndpointServices
-	m["DescribeVpcEndpointConnections"] = a.describeVpcEndpointConnections
-	m["AcceptVpcEndpointConnections"] = a.acceptVpcEndpointConnections
-	m["RejectVpcEndpointConnections"] = a.rejectVpcEndpointConnections
-	m["CreateVpcEndpointConnectionNotification"] = a.createVpcEndpointConnectionNotification
-	m["DescribeVpcEndpointConnectionNotifications"] = a.describeVpcEndpointConnectionNotifications
-	m["ModifyVpcEndpointConnectionNotification"] = a.modifyVpcEndpointConnectionNotification
-	m["DeleteVpcEndpointConnectionNotifications"] = a.deleteVpcEndpointConnectionNotifications
+	m["CreateVpcEndpointServiceConfiguration"] = withCall(a.createVpcEndpointServiceConfiguration)
+	m["DescribeVpcEndpointServiceConfigurations"] = withCall(a.describeVpcEndpointServiceConfigurations)
+	m["ModifyVpcEndpointServiceConfiguration"] = withCall(a.modifyVpcEndpointServiceConfiguration)
+	m["DeleteVpcEndpointServiceConfigurations"] = withCall(a.deleteVpcEndpointServiceConfigurations)
+	m["DescribeVpcEndpointServicePermissions"] = withCall(a.describeVpcEndpointServicePermissions)
+	m["ModifyVpcEndpointServicePermissions"] = withCall(a.modifyVpcEndpointServicePermissions)
+	m["StartVpcEndpointServicePrivateDnsVerification"] = withCall(a.startVpcEndpointServicePrivateDnsVerification)
+	m["DescribeVpcEndpointServices"] = withCall(a.describeVpcEndpointServices)
+	m["DescribeVpcEndpointConnections"] = withCall(a.describeVpcEndpointConnections)
+	m["AcceptVpcEndpointConnections"] = withCall(a.acceptVpcEndpointConnections)
+	m["RejectVpcEndpointConnections"] = withCall(a.rejectVpcEndpointConnections)
+	m["CreateVpcEndpointConnectionNotification"] = withCall(a.createVpcEndpointConnectionNotification)
+	m["DescribeVpcEndpointConnectionNotifications"] = withCall(a.describeVpcEndpointConnectionNotifications)
+	m["ModifyVpcEndpointConnectionNotification"] = withCall(a.modifyVpcEndpointConnectionNotification)
+	m["DeleteVpcEndpointConnectionNotifications"] = withCall(a.deleteVpcEndpointConnectionNotifications)
 }
 
 type serviceTypeXML struct {
@@ -98,11 +98,7 @@ func (a *API) serviceConfigXML(s *cloud.VpcEndpointService) ServiceConfiguration
 	return out
 }
 
-func (a *API) createVpcEndpointServiceConfiguration(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createVpcEndpointServiceConfiguration(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -131,11 +127,7 @@ func (a *API) createVpcEndpointServiceConfiguration(ctx context.Context, r *awsa
 	}{a.serviceConfigXML(s), token}, nil
 }
 
-func (a *API) describeVpcEndpointServiceConfigurations(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcEndpointServiceConfigurations(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "ServiceId")
 	if err != nil {
 		return nil, err
@@ -154,11 +146,7 @@ func (a *API) describeVpcEndpointServiceConfigurations(ctx context.Context, r *a
 	return out, nil
 }
 
-func (a *API) modifyVpcEndpointServiceConfiguration(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyVpcEndpointServiceConfiguration(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	acceptance, err := r.Params.OptBool("AcceptanceRequired")
 	if err != nil {
 		return nil, err
@@ -210,11 +198,7 @@ func unsuccessfulSet(items []controlplane.Unsuccessful) *unsuccessfulResponse {
 	return out
 }
 
-func (a *API) deleteVpcEndpointServiceConfigurations(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteVpcEndpointServiceConfigurations(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	failed, err := a.cp.DeleteVpcEndpointServiceConfigurations(ctx, c, r.Params.List("ServiceId"))
 	if err != nil {
 		return nil, err
@@ -222,11 +206,7 @@ func (a *API) deleteVpcEndpointServiceConfigurations(ctx context.Context, r *aws
 	return unsuccessfulSet(failed), nil
 }
 
-func (a *API) describeVpcEndpointServicePermissions(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcEndpointServicePermissions(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "")
 	if err != nil {
 		return nil, err
@@ -253,11 +233,7 @@ func (a *API) describeVpcEndpointServicePermissions(ctx context.Context, r *awsa
 	return out, nil
 }
 
-func (a *API) modifyVpcEndpointServicePermissions(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyVpcEndpointServicePermissions(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	id := r.Params.Get("ServiceId")
 	added, err := a.cp.ModifyVpcEndpointServicePermissions(ctx, c, id, r.Params.List("AddAllowedPrincipals"), r.Params.List("RemoveAllowedPrincipals"))
 	if err != nil {
@@ -279,11 +255,7 @@ func (a *API) modifyVpcEndpointServicePermissions(ctx context.Context, r *awsapi
 	return out, nil
 }
 
-func (a *API) startVpcEndpointServicePrivateDnsVerification(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) startVpcEndpointServicePrivateDnsVerification(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.StartVpcEndpointServicePrivateDnsVerification(ctx, c, r.Params.Get("ServiceId")); err != nil {
 		return nil, err
 	}
@@ -315,11 +287,7 @@ type ServiceDetailXML struct {
 	SupportedIPAddressTypes         []string              `xml:"supportedIpAddressTypeSet>item"`
 }
 
-func (a *API) describeVpcEndpointServices(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcEndpointServices(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "")
 	if err != nil {
 		return nil, err
@@ -353,11 +321,7 @@ func (a *API) describeVpcEndpointServices(ctx context.Context, r *awsapi.Request
 	return out, nil
 }
 
-func (a *API) describeVpcEndpointConnections(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcEndpointConnections(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "")
 	if err != nil {
 		return nil, err
@@ -395,11 +359,7 @@ func (a *API) describeVpcEndpointConnections(ctx context.Context, r *awsapi.Requ
 	return out, nil
 }
 
-func (a *API) acceptVpcEndpointConnections(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) acceptVpcEndpointConnections(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	failed, err := a.cp.AcceptVpcEndpointConnections(ctx, c, r.Params.Get("ServiceId"), r.Params.List("VpcEndpointId"))
 	if err != nil {
 		return nil, err
@@ -407,11 +367,7 @@ func (a *API) acceptVpcEndpointConnections(ctx context.Context, r *awsapi.Reques
 	return unsuccessfulSet(failed), nil
 }
 
-func (a *API) rejectVpcEndpointConnections(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) rejectVpcEndpointConnections(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	failed, err := a.cp.RejectVpcEndpointConnections(ctx, c, r.Params.Get("ServiceId"), r.Params.List("VpcEndpointId"))
 	if err != nil {
 		return nil, err
@@ -434,11 +390,7 @@ func notificationOf(n *cloud.ConnectionNotification) notificationXML {
 	return notificationXML{n.ID, n.ServiceID, n.VpcEndpointID, n.Type, n.ARN, n.Events, n.State, n.Region}
 }
 
-func (a *API) createVpcEndpointConnectionNotification(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createVpcEndpointConnectionNotification(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	token := r.Params.Get("ClientToken")
 	n, err := a.cp.CreateVpcEndpointConnectionNotification(ctx, c, controlplane.CreateNotificationInput{
 		ServiceID: r.Params.Get("ServiceId"), VpcEndpointID: r.Params.Get("VpcEndpointId"),
@@ -453,11 +405,7 @@ func (a *API) createVpcEndpointConnectionNotification(ctx context.Context, r *aw
 	}{notificationOf(n), token}, nil
 }
 
-func (a *API) describeVpcEndpointConnectionNotifications(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcEndpointConnectionNotifications(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "")
 	if err != nil {
 		return nil, err
@@ -476,11 +424,7 @@ func (a *API) describeVpcEndpointConnectionNotifications(ctx context.Context, r 
 	return out, nil
 }
 
-func (a *API) modifyVpcEndpointConnectionNotification(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyVpcEndpointConnectionNotification(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.ModifyVpcEndpointConnectionNotification(ctx, c, r.Params.Get("ConnectionNotificationId"),
 		r.Params.Get("ConnectionNotificationArn"), r.Params.List("ConnectionEvents")); err != nil {
 		return nil, err
@@ -488,11 +432,7 @@ func (a *API) modifyVpcEndpointConnectionNotification(ctx context.Context, r *aw
 	return ok, nil
 }
 
-func (a *API) deleteVpcEndpointConnectionNotifications(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteVpcEndpointConnectionNotifications(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	failed, err := a.cp.DeleteVpcEndpointConnectionNotifications(ctx, c, r.Params.List("ConnectionNotificationId"))
 	if err != nil {
 		return nil, err

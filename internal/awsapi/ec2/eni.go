@@ -9,10 +9,10 @@ import (
 )
 
 func (a *API) registerENI(m map[string]awsapi.Handler) {
-	m["CreateNetworkInterface"] = a.createNetworkInterface
-	m["DescribeNetworkInterfaces"] = a.describeNetworkInterfaces
-	m["DeleteNetworkInterface"] = a.deleteNetworkInterface
-	m["ModifyNetworkInterfaceAttribute"] = a.modifyNetworkInterfaceAttribute
+	m["CreateNetworkInterface"] = withCall(a.createNetworkInterface)
+	m["DescribeNetworkInterfaces"] = withCall(a.describeNetworkInterfaces)
+	m["DeleteNetworkInterface"] = withCall(a.deleteNetworkInterface)
+	m["ModifyNetworkInterfaceAttribute"] = withCall(a.modifyNetworkInterfaceAttribute)
 }
 
 // GroupIdentifierXML is the GroupIdentifier shape.
@@ -92,11 +92,7 @@ func networkInterfaceXML(v *controlplane.InterfaceView) NetworkInterfaceXML {
 	}
 }
 
-func (a *API) createNetworkInterface(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createNetworkInterface(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	switch t := r.Params.Get("InterfaceType"); t {
 	case "", cloud.InterfaceTypeInterface:
 	default:
@@ -127,11 +123,7 @@ func (a *API) createNetworkInterface(ctx context.Context, r *awsapi.Request) (an
 	}{networkInterfaceXML(v), token}, nil
 }
 
-func (a *API) describeNetworkInterfaces(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeNetworkInterfaces(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "NetworkInterfaceId")
 	if err != nil {
 		return nil, err
@@ -150,22 +142,14 @@ func (a *API) describeNetworkInterfaces(ctx context.Context, r *awsapi.Request) 
 	return out, nil
 }
 
-func (a *API) deleteNetworkInterface(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteNetworkInterface(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DeleteNetworkInterface(ctx, c, r.Params.Get("NetworkInterfaceId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) modifyNetworkInterfaceAttribute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyNetworkInterfaceAttribute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if len(r.Params.Struct("Attachment")) > 0 || len(r.Params.List("AssociatedSubnetId")) > 0 ||
 		r.Params.Has("EnaSrdSpecification") || len(r.Params.Struct("EnaSrdSpecification")) > 0 ||
 		len(r.Params.Struct("ConnectionTrackingSpecification")) > 0 || r.Params.Has("EnablePrimaryIpv6") || r.Params.Has("AssociatePublicIpAddress") {
@@ -176,6 +160,7 @@ func (a *API) modifyNetworkInterfaceAttribute(ctx context.Context, r *awsapi.Req
 		d := r.Params.Get("Description.Value")
 		in.Description = &d
 	}
+	var err error
 	if in.SourceDestCheck, err = r.Params.OptBool("SourceDestCheck.Value"); err != nil {
 		return nil, err
 	}

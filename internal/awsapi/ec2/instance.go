@@ -10,9 +10,9 @@ import (
 )
 
 func (a *API) registerInstance(m map[string]awsapi.Handler) {
-	m["RunInstances"] = a.runInstances
-	m["DescribeInstances"] = a.describeInstances
-	m["TerminateInstances"] = a.terminateInstances
+	m["RunInstances"] = withCall(a.runInstances)
+	m["DescribeInstances"] = withCall(a.describeInstances)
+	m["TerminateInstances"] = withCall(a.terminateInstances)
 }
 
 type instanceStateXML struct {
@@ -158,11 +158,7 @@ var unsupportedRunParams = []string{
 	"UserData", "IamInstanceProfile", "BlockDeviceMapping", "CpuOptions",
 }
 
-func (a *API) runInstances(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) runInstances(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	for _, p := range unsupportedRunParams {
 		if r.Params.Has(p) || len(r.Params.Struct(p)) > 0 {
 			return nil, cloud.Errorf("UnsupportedOperation", "The parameter %s is not supported by privlink.", p)
@@ -227,11 +223,7 @@ func (a *API) runInstances(ctx context.Context, r *awsapi.Request) (any, error) 
 	return &x, nil
 }
 
-func (a *API) describeInstances(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeInstances(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "InstanceId")
 	if err != nil {
 		return nil, err
@@ -250,11 +242,7 @@ func (a *API) describeInstances(ctx context.Context, r *awsapi.Request) (any, er
 	return out, nil
 }
 
-func (a *API) terminateInstances(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) terminateInstances(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	changes, err := a.cp.TerminateInstances(ctx, c, r.Params.List("InstanceId"))
 	if err != nil {
 		return nil, err

@@ -9,11 +9,11 @@ import (
 )
 
 func (a *API) registerInternetGateway(m map[string]awsapi.Handler) {
-	m["CreateInternetGateway"] = a.createInternetGateway
-	m["AttachInternetGateway"] = a.attachInternetGateway
-	m["DetachInternetGateway"] = a.detachInternetGateway
-	m["DeleteInternetGateway"] = a.deleteInternetGateway
-	m["DescribeInternetGateways"] = a.describeInternetGateways
+	m["CreateInternetGateway"] = withCall(a.createInternetGateway)
+	m["AttachInternetGateway"] = withCall(a.attachInternetGateway)
+	m["DetachInternetGateway"] = withCall(a.detachInternetGateway)
+	m["DeleteInternetGateway"] = withCall(a.deleteInternetGateway)
+	m["DescribeInternetGateways"] = withCall(a.describeInternetGateways)
 }
 
 type igwAttachmentXML struct {
@@ -37,11 +37,7 @@ func internetGatewayXML(g *cloud.InternetGateway) InternetGatewayXML {
 	return out
 }
 
-func (a *API) createInternetGateway(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createInternetGateway(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -55,44 +51,28 @@ func (a *API) createInternetGateway(ctx context.Context, r *awsapi.Request) (any
 	}{internetGatewayXML(g)}, nil
 }
 
-func (a *API) attachInternetGateway(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) attachInternetGateway(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.AttachInternetGateway(ctx, c, r.Params.Get("InternetGatewayId"), r.Params.Get("VpcId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) detachInternetGateway(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) detachInternetGateway(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DetachInternetGateway(ctx, c, r.Params.Get("InternetGatewayId"), r.Params.Get("VpcId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) deleteInternetGateway(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteInternetGateway(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DeleteInternetGateway(ctx, c, r.Params.Get("InternetGatewayId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) describeInternetGateways(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeInternetGateways(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "InternetGatewayId")
 	if err != nil {
 		return nil, err

@@ -9,13 +9,13 @@ import (
 )
 
 func (a *API) registerNetworkAcl(m map[string]awsapi.Handler) {
-	m["CreateNetworkAcl"] = a.createNetworkAcl
-	m["DeleteNetworkAcl"] = a.deleteNetworkAcl
-	m["DescribeNetworkAcls"] = a.describeNetworkAcls
+	m["CreateNetworkAcl"] = withCall(a.createNetworkAcl)
+	m["DeleteNetworkAcl"] = withCall(a.deleteNetworkAcl)
+	m["DescribeNetworkAcls"] = withCall(a.describeNetworkAcls)
 	m["CreateNetworkAclEntry"] = a.writeNetworkAclEntry(false)
 	m["ReplaceNetworkAclEntry"] = a.writeNetworkAclEntry(true)
-	m["DeleteNetworkAclEntry"] = a.deleteNetworkAclEntry
-	m["ReplaceNetworkAclAssociation"] = a.replaceNetworkAclAssociation
+	m["DeleteNetworkAclEntry"] = withCall(a.deleteNetworkAclEntry)
+	m["ReplaceNetworkAclAssociation"] = withCall(a.replaceNetworkAclAssociation)
 }
 
 // NetworkAclXML is the NetworkAcl shape.
@@ -74,11 +74,7 @@ func networkAclXML(acl *cloud.NetworkAcl) NetworkAclXML {
 	return x
 }
 
-func (a *API) createNetworkAcl(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createNetworkAcl(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -93,22 +89,14 @@ func (a *API) createNetworkAcl(ctx context.Context, r *awsapi.Request) (any, err
 	}{networkAclXML(acl), r.Params.Get("ClientToken")}, nil
 }
 
-func (a *API) deleteNetworkAcl(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteNetworkAcl(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DeleteNetworkAcl(ctx, c, r.Params.Get("NetworkAclId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) describeNetworkAcls(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeNetworkAcls(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "NetworkAclId")
 	if err != nil {
 		return nil, err
@@ -164,11 +152,7 @@ func (a *API) writeNetworkAclEntry(replace bool) awsapi.Handler {
 	}
 }
 
-func (a *API) deleteNetworkAclEntry(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteNetworkAclEntry(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	n, err := r.Params.OptInt("RuleNumber")
 	if err != nil {
 		return nil, err
@@ -183,11 +167,7 @@ func (a *API) deleteNetworkAclEntry(ctx context.Context, r *awsapi.Request) (any
 	return ok, nil
 }
 
-func (a *API) replaceNetworkAclAssociation(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) replaceNetworkAclAssociation(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	id, err := a.cp.ReplaceNetworkAclAssociation(ctx, c, r.Params.Get("AssociationId"), r.Params.Get("NetworkAclId"))
 	if err != nil {
 		return nil, err

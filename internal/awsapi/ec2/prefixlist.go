@@ -9,13 +9,13 @@ import (
 )
 
 func (a *API) registerPrefixList(m map[string]awsapi.Handler) {
-	m["DescribePrefixLists"] = a.describePrefixLists
-	m["DescribeManagedPrefixLists"] = a.describeManagedPrefixLists
-	m["GetManagedPrefixListEntries"] = a.getManagedPrefixListEntries
-	m["GetManagedPrefixListAssociations"] = a.getManagedPrefixListAssociations
-	m["CreateManagedPrefixList"] = a.createManagedPrefixList
-	m["ModifyManagedPrefixList"] = a.modifyManagedPrefixList
-	m["DeleteManagedPrefixList"] = a.deleteManagedPrefixList
+	m["DescribePrefixLists"] = withCall(a.describePrefixLists)
+	m["DescribeManagedPrefixLists"] = withCall(a.describeManagedPrefixLists)
+	m["GetManagedPrefixListEntries"] = withCall(a.getManagedPrefixListEntries)
+	m["GetManagedPrefixListAssociations"] = withCall(a.getManagedPrefixListAssociations)
+	m["CreateManagedPrefixList"] = withCall(a.createManagedPrefixList)
+	m["ModifyManagedPrefixList"] = withCall(a.modifyManagedPrefixList)
+	m["DeleteManagedPrefixList"] = withCall(a.deleteManagedPrefixList)
 }
 
 // ManagedPrefixListXML is the ManagedPrefixList shape.
@@ -38,11 +38,7 @@ func managedPrefixListXML(p *cloud.ManagedPrefixList) ManagedPrefixListXML {
 	}
 }
 
-func (a *API) describePrefixLists(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describePrefixLists(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "PrefixListId")
 	if err != nil {
 		return nil, err
@@ -70,11 +66,7 @@ func (a *API) describePrefixLists(ctx context.Context, r *awsapi.Request) (any, 
 	return out, nil
 }
 
-func (a *API) describeManagedPrefixLists(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeManagedPrefixLists(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "PrefixListId")
 	if err != nil {
 		return nil, err
@@ -93,11 +85,7 @@ func (a *API) describeManagedPrefixLists(ctx context.Context, r *awsapi.Request)
 	return out, nil
 }
 
-func (a *API) getManagedPrefixListEntries(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) getManagedPrefixListEntries(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	pg, err := page(r)
 	if err != nil {
 		return nil, err
@@ -124,11 +112,7 @@ func (a *API) getManagedPrefixListEntries(ctx context.Context, r *awsapi.Request
 	return out, nil
 }
 
-func (a *API) getManagedPrefixListAssociations(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) getManagedPrefixListAssociations(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	pg, err := page(r)
 	if err != nil {
 		return nil, err
@@ -160,11 +144,7 @@ func prefixListEntries(r *awsapi.Request, name string) []cloud.PrefixListEntry {
 	return out
 }
 
-func (a *API) createManagedPrefixList(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createManagedPrefixList(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -185,11 +165,7 @@ func (a *API) createManagedPrefixList(ctx context.Context, r *awsapi.Request) (a
 	}{managedPrefixListXML(p)}, nil
 }
 
-func (a *API) modifyManagedPrefixList(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyManagedPrefixList(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if r.Params.Has("IpamPrefixListResolverSyncEnabled") {
 		return nil, cloud.Errorf("UnsupportedOperation", "The parameter IpamPrefixListResolverSyncEnabled is not supported by privlink.")
 	}
@@ -217,11 +193,7 @@ func (a *API) modifyManagedPrefixList(ctx context.Context, r *awsapi.Request) (a
 	}{managedPrefixListXML(p)}, nil
 }
 
-func (a *API) deleteManagedPrefixList(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteManagedPrefixList(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	p, err := a.cp.DeleteManagedPrefixList(ctx, c, r.Params.Get("PrefixListId"))
 	if err != nil {
 		return nil, err

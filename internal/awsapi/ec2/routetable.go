@@ -9,15 +9,15 @@ import (
 )
 
 func (a *API) registerRouteTable(m map[string]awsapi.Handler) {
-	m["CreateRouteTable"] = a.createRouteTable
-	m["DeleteRouteTable"] = a.deleteRouteTable
-	m["DescribeRouteTables"] = a.describeRouteTables
-	m["AssociateRouteTable"] = a.associateRouteTable
-	m["DisassociateRouteTable"] = a.disassociateRouteTable
-	m["ReplaceRouteTableAssociation"] = a.replaceRouteTableAssociation
-	m["CreateRoute"] = a.createRoute
-	m["ReplaceRoute"] = a.replaceRoute
-	m["DeleteRoute"] = a.deleteRoute
+	m["CreateRouteTable"] = withCall(a.createRouteTable)
+	m["DeleteRouteTable"] = withCall(a.deleteRouteTable)
+	m["DescribeRouteTables"] = withCall(a.describeRouteTables)
+	m["AssociateRouteTable"] = withCall(a.associateRouteTable)
+	m["DisassociateRouteTable"] = withCall(a.disassociateRouteTable)
+	m["ReplaceRouteTableAssociation"] = withCall(a.replaceRouteTableAssociation)
+	m["CreateRoute"] = withCall(a.createRoute)
+	m["ReplaceRoute"] = withCall(a.replaceRoute)
+	m["DeleteRoute"] = withCall(a.deleteRoute)
 }
 
 // RouteXML is the Route shape.
@@ -82,11 +82,7 @@ func routeTableXML(t *cloud.RouteTable) RouteTableXML {
 	return out
 }
 
-func (a *API) createRouteTable(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createRouteTable(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -103,22 +99,14 @@ func (a *API) createRouteTable(ctx context.Context, r *awsapi.Request) (any, err
 	}{routeTableXML(t), r.Params.Get("ClientToken")}, nil
 }
 
-func (a *API) deleteRouteTable(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteRouteTable(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DeleteRouteTable(ctx, c, r.Params.Get("RouteTableId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) describeRouteTables(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeRouteTables(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "RouteTableId")
 	if err != nil {
 		return nil, err
@@ -137,11 +125,7 @@ func (a *API) describeRouteTables(ctx context.Context, r *awsapi.Request) (any, 
 	return out, nil
 }
 
-func (a *API) associateRouteTable(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) associateRouteTable(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if r.Params.Has("PublicIpv4Pool") {
 		return nil, cloud.Errorf("UnsupportedOperation", "The parameter PublicIpv4Pool is not supported by privlink.")
 	}
@@ -155,22 +139,14 @@ func (a *API) associateRouteTable(ctx context.Context, r *awsapi.Request) (any, 
 	}{id, associationState{State: "associated"}}, nil
 }
 
-func (a *API) disassociateRouteTable(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) disassociateRouteTable(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DisassociateRouteTable(ctx, c, r.Params.Get("AssociationId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) replaceRouteTableAssociation(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) replaceRouteTableAssociation(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	id, err := a.cp.ReplaceRouteTableAssociation(ctx, c, r.Params.Get("AssociationId"), r.Params.Get("RouteTableId"))
 	if err != nil {
 		return nil, err
@@ -214,11 +190,7 @@ func routeInput(r *awsapi.Request) (controlplane.RouteInput, error) {
 	return in, nil
 }
 
-func (a *API) createRoute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createRoute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := routeInput(r)
 	if err != nil {
 		return nil, err
@@ -229,11 +201,7 @@ func (a *API) createRoute(ctx context.Context, r *awsapi.Request) (any, error) {
 	return ok, nil
 }
 
-func (a *API) replaceRoute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) replaceRoute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := routeInput(r)
 	if err != nil {
 		return nil, err
@@ -244,11 +212,7 @@ func (a *API) replaceRoute(ctx context.Context, r *awsapi.Request) (any, error) 
 	return ok, nil
 }
 
-func (a *API) deleteRoute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteRoute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if r.Params.Has("DestinationIpv6CidrBlock") {
 		return nil, cloud.Errorf("UnsupportedOperation", "IPv6 routes are not supported by privlink: VPCs are IPv4 only.")
 	}

@@ -9,15 +9,15 @@ import (
 )
 
 func (a *API) registerSecurityGroup(m map[string]awsapi.Handler) {
-	m["CreateSecurityGroup"] = a.createSecurityGroup
-	m["DeleteSecurityGroup"] = a.deleteSecurityGroup
-	m["DescribeSecurityGroups"] = a.describeSecurityGroups
+	m["CreateSecurityGroup"] = withCall(a.createSecurityGroup)
+	m["DeleteSecurityGroup"] = withCall(a.deleteSecurityGroup)
+	m["DescribeSecurityGroups"] = withCall(a.describeSecurityGroups)
 	m["AuthorizeSecurityGroupIngress"] = a.authorizeSecurityGroup(false)
 	m["AuthorizeSecurityGroupEgress"] = a.authorizeSecurityGroup(true)
 	m["RevokeSecurityGroupIngress"] = a.revokeSecurityGroup(false)
 	m["RevokeSecurityGroupEgress"] = a.revokeSecurityGroup(true)
-	m["DescribeSecurityGroupRules"] = a.describeSecurityGroupRules
-	m["ModifySecurityGroupRules"] = a.modifySecurityGroupRules
+	m["DescribeSecurityGroupRules"] = withCall(a.describeSecurityGroupRules)
+	m["ModifySecurityGroupRules"] = withCall(a.modifySecurityGroupRules)
 }
 
 // SecurityGroupXML is the SecurityGroup shape.
@@ -140,11 +140,7 @@ func ruleXML(row controlplane.SecurityGroupRuleRow) SecurityGroupRuleXML {
 	return x
 }
 
-func (a *API) createSecurityGroup(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createSecurityGroup(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -163,11 +159,7 @@ func (a *API) createSecurityGroup(ctx context.Context, r *awsapi.Request) (any, 
 	}{g.ID, tagSet(g.Tags), controlplane.SecurityGroupARN(g)}, nil
 }
 
-func (a *API) deleteSecurityGroup(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteSecurityGroup(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	id, err := a.cp.DeleteSecurityGroup(ctx, c, r.Params.Get("GroupId"), r.Params.Get("GroupName"))
 	if err != nil {
 		return nil, err
@@ -178,11 +170,7 @@ func (a *API) deleteSecurityGroup(ctx context.Context, r *awsapi.Request) (any, 
 	}{true, id}, nil
 }
 
-func (a *API) describeSecurityGroups(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeSecurityGroups(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "GroupId")
 	if err != nil {
 		return nil, err
@@ -353,11 +341,7 @@ func (a *API) revokeSecurityGroup(egress bool) awsapi.Handler {
 	}
 }
 
-func (a *API) describeSecurityGroupRules(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeSecurityGroupRules(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "SecurityGroupRuleId")
 	if err != nil {
 		return nil, err
@@ -376,11 +360,7 @@ func (a *API) describeSecurityGroupRules(ctx context.Context, r *awsapi.Request)
 	return out, nil
 }
 
-func (a *API) modifySecurityGroupRules(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifySecurityGroupRules(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	var updates []controlplane.SecurityGroupRuleUpdate
 	for _, s := range r.Params.Structs("SecurityGroupRule") {
 		rule := s.Struct("SecurityGroupRule")

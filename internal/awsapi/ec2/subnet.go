@@ -10,10 +10,10 @@ import (
 )
 
 func (a *API) registerSubnet(m map[string]awsapi.Handler) {
-	m["CreateSubnet"] = a.createSubnet
-	m["DescribeSubnets"] = a.describeSubnets
-	m["DeleteSubnet"] = a.deleteSubnet
-	m["ModifySubnetAttribute"] = a.modifySubnetAttribute
+	m["CreateSubnet"] = withCall(a.createSubnet)
+	m["DescribeSubnets"] = withCall(a.describeSubnets)
+	m["DeleteSubnet"] = withCall(a.deleteSubnet)
+	m["ModifySubnetAttribute"] = withCall(a.modifySubnetAttribute)
 }
 
 // SubnetXML is the Subnet shape.
@@ -55,11 +55,7 @@ func subnetXML(v *controlplane.SubnetView) SubnetXML {
 	}
 }
 
-func (a *API) createSubnet(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createSubnet(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if v := r.Params.Get("Ipv6Native"); v != "" && !strings.EqualFold(v, "false") {
 		return nil, cloud.Errorf("UnsupportedOperation", "IPv6-only subnets are not supported by privlink.")
 	}
@@ -85,11 +81,7 @@ func (a *API) createSubnet(ctx context.Context, r *awsapi.Request) (any, error) 
 	}{subnetXML(s)}, nil
 }
 
-func (a *API) describeSubnets(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeSubnets(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "SubnetId")
 	if err != nil {
 		return nil, err
@@ -109,23 +101,16 @@ func (a *API) describeSubnets(ctx context.Context, r *awsapi.Request) (any, erro
 	return out, nil
 }
 
-func (a *API) deleteSubnet(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteSubnet(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DeleteSubnet(ctx, c, r.Params.Get("SubnetId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) modifySubnetAttribute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifySubnetAttribute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in := controlplane.ModifySubnetAttributeInput{SubnetID: r.Params.Get("SubnetId")}
+	var err error
 	if in.MapPublicIPOnLaunch, err = r.Params.OptBool("MapPublicIpOnLaunch.Value"); err != nil {
 		return nil, err
 	}

@@ -5,19 +5,16 @@ import (
 
 	"github.com/privlink/privlink/internal/awsapi"
 	"github.com/privlink/privlink/internal/cloud"
+	"github.com/privlink/privlink/internal/controlplane"
 )
 
 func (a *API) registerTags(m map[string]awsapi.Handler) {
-	m["CreateTags"] = a.createTags
-	m["DeleteTags"] = a.deleteTags
-	m["DescribeTags"] = a.describeTags
+	m["CreateTags"] = withCall(a.createTags)
+	m["DeleteTags"] = withCall(a.deleteTags)
+	m["DescribeTags"] = withCall(a.describeTags)
 }
 
-func (a *API) createTags(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createTags(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := r.Params.Tags("Tag")
 	if err != nil {
 		return nil, err
@@ -28,11 +25,7 @@ func (a *API) createTags(ctx context.Context, r *awsapi.Request) (any, error) {
 	return ok, nil
 }
 
-func (a *API) deleteTags(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteTags(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	var tags []cloud.Tag
 	var valueGiven []bool
 	for _, s := range r.Params.Structs("Tag") {
@@ -45,11 +38,7 @@ func (a *API) deleteTags(ctx context.Context, r *awsapi.Request) (any, error) {
 	return ok, nil
 }
 
-func (a *API) describeTags(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeTags(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "")
 	if err != nil {
 		return nil, err

@@ -9,13 +9,13 @@ import (
 )
 
 func (a *API) registerVpc(m map[string]awsapi.Handler) {
-	m["CreateVpc"] = a.createVpc
-	m["DescribeVpcs"] = a.describeVpcs
-	m["DeleteVpc"] = a.deleteVpc
-	m["ModifyVpcAttribute"] = a.modifyVpcAttribute
-	m["DescribeVpcAttribute"] = a.describeVpcAttribute
-	m["DescribeRegions"] = a.describeRegions
-	m["DescribeAvailabilityZones"] = a.describeAvailabilityZones
+	m["CreateVpc"] = withCall(a.createVpc)
+	m["DescribeVpcs"] = withCall(a.describeVpcs)
+	m["DeleteVpc"] = withCall(a.deleteVpc)
+	m["ModifyVpcAttribute"] = withCall(a.modifyVpcAttribute)
+	m["DescribeVpcAttribute"] = withCall(a.describeVpcAttribute)
+	m["DescribeRegions"] = withCall(a.describeRegions)
+	m["DescribeAvailabilityZones"] = withCall(a.describeAvailabilityZones)
 }
 
 // VpcXML is the Vpc shape.
@@ -56,11 +56,7 @@ func vpcXML(v *cloud.Vpc) VpcXML {
 	}
 }
 
-func (a *API) createVpc(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) createVpc(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	tags, err := tagSpecs(r)
 	if err != nil {
 		return nil, err
@@ -80,11 +76,7 @@ func (a *API) createVpc(ctx context.Context, r *awsapi.Request) (any, error) {
 	}{vpcXML(v)}, nil
 }
 
-func (a *API) describeVpcs(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcs(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	in, err := describeInput(r, "VpcId")
 	if err != nil {
 		return nil, err
@@ -103,22 +95,14 @@ func (a *API) describeVpcs(ctx context.Context, r *awsapi.Request) (any, error) 
 	return out, nil
 }
 
-func (a *API) deleteVpc(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) deleteVpc(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	if err := a.cp.DeleteVpc(ctx, c, r.Params.Get("VpcId")); err != nil {
 		return nil, err
 	}
 	return ok, nil
 }
 
-func (a *API) modifyVpcAttribute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) modifyVpcAttribute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	support, err := r.Params.OptBool("EnableDnsSupport.Value")
 	if err != nil {
 		return nil, err
@@ -137,11 +121,7 @@ type attributeBool struct {
 	Value bool `xml:"value"`
 }
 
-func (a *API) describeVpcAttribute(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeVpcAttribute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	attr := r.Params.Get("Attribute")
 	v, err := a.cp.DescribeVpcAttribute(ctx, c, r.Params.Get("VpcId"), attr)
 	if err != nil {
@@ -160,11 +140,7 @@ func (a *API) describeVpcAttribute(ctx context.Context, r *awsapi.Request) (any,
 	return out, nil
 }
 
-func (a *API) describeRegions(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeRegions(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	regions, err := a.cp.DescribeRegions(ctx, c, r.Params.List("RegionName"))
 	if err != nil {
 		return nil, err
@@ -183,11 +159,7 @@ func (a *API) describeRegions(ctx context.Context, r *awsapi.Request) (any, erro
 	return out, nil
 }
 
-func (a *API) describeAvailabilityZones(ctx context.Context, r *awsapi.Request) (any, error) {
-	c, err := call(r)
-	if err != nil {
-		return nil, err
-	}
+func (a *API) describeAvailabilityZones(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
 	zones, err := a.cp.DescribeAvailabilityZones(ctx, c, r.Params.List("ZoneName"), r.Params.List("ZoneId"))
 	if err != nil {
 		return nil, err
