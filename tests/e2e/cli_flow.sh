@@ -174,4 +174,15 @@ check "terminate-instances: $inst shutting-down (or terminated)" \
   "$(as provider ec2 terminate-instances --instance-ids "$inst" --query 'TerminatingInstances[0].CurrentState.Name' --output text | sed s/^terminated$/shutting-down/)" shutting-down
 pids=("${sections[@]}")
 join
+
+# The IAM policy simulator evaluates an endpoint-style condition on aws:SourceVpce.
+perimeter='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-0a1b2c3d4e5f60718"}}}]}'
+simulate() {
+  as consumer iam simulate-custom-policy --policy-input-list "$perimeter" --action-names s3:GetObject \
+    --resource-arns arn:aws:s3:::bucket/key \
+    --context-entries "ContextKeyName=aws:SourceVpce,ContextKeyValues=$1,ContextKeyType=string" \
+    --query 'EvaluationResults[0].EvalDecision' --output text
+}
+check "simulate-custom-policy through the allowed endpoint" "$(simulate vpce-0a1b2c3d4e5f60718)" allowed
+check "simulate-custom-policy through another endpoint" "$(simulate vpce-00000000000000000)" implicitDeny
 echo "cli flow passed"
