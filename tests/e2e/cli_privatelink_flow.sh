@@ -7,37 +7,7 @@
 # Run by scripts_test.go against a fresh server; needs AWS_ENDPOINT_URL and
 # the PROVIDER_/CONSUMER_/OUTSIDER_ key variables.
 set -euo pipefail
-
-as() { # as provider|consumer|outsider aws-args...
-  local who=$1; shift
-  local key secret
-  case $who in
-    provider) key=$PROVIDER_KEY secret=$PROVIDER_SECRET ;;
-    consumer) key=$CONSUMER_KEY secret=$CONSUMER_SECRET ;;
-    outsider) key=$OUTSIDER_KEY secret=$OUTSIDER_SECRET ;;
-  esac
-  AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret aws "$@"
-}
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
-# check DESCRIPTION GOT WANT : GOT must equal WANT.
-check() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; ok "$1"; }
-# bg cmd... (or { cmd; } & bgpid, when cmd has $(...) arguments) runs a check
-# in the background; join waits for all of them and fails if any failed.
-pids=()
-bg() { "$@" & pids+=($!); }
-bgpid() { pids+=($!); }
-join() { local p; for p in "${pids[@]}"; do wait "$p" || exit 1; done; pids=(); }
-
-# expect_error CODE cmd... : the command must fail with that AWS error code.
-expect_error() {
-  local code=$1; shift
-  local out
-  if out=$("$@" 2>&1); then fail "expected $code from: $*"; fi
-  grep -q "($code)" <<<"$out" || fail "expected $code from: $*, got: $out"
-  echo "ok: $code from ${*:2:3}"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # wait_for DESCRIPTION WANT cmd... : until the command prints WANT (~20 s).
 wait_for() {
