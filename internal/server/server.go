@@ -180,17 +180,13 @@ func (s *Server) Directory() *iam.Directory { return s.dir }
 // ControlPlane exposes the control plane.
 func (s *Server) ControlPlane() *controlplane.ControlPlane { return s.cp }
 
-// Close shuts down in order: stop accepting HTTP, finish in-flight
-// requests (up to 5 s), stop the controllers, DNS servers and proxies (the
-// kernel state stays, so traffic keeps flowing until the next start
-// reconciles it), then flush and close the store.
+// Close shuts down in order: stop accepting HTTP and finish in-flight
+// requests (up to 5 s), close the internal listener, stop the controllers,
+// DNS servers and endpoint proxies, then flush and close the store. The
+// kernel state stays: instances keep their addresses, routes and filters,
+// and the next start reconciles DNS and endpoint traffic from the store.
 func (s *Server) Close() error {
 	var errs []error
-	defer func() {
-		if s.stop != nil {
-			s.stop()
-		}
-	}()
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, s.http.Shutdown(ctx))
