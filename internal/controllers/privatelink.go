@@ -57,6 +57,15 @@ type Endpoints struct {
 	listeners map[listenerKey]*activeListener
 	balancers map[string]*proxy.Balancer // by target group ARN
 	waiting   map[string]time.Time       // pending endpoints: since when
+	// plans caches each endpoint's plan for the store revision it was read
+	// at, so accepting a connection does not re-read the store unless
+	// something changed.
+	plans map[string]cachedPlan
+}
+
+type cachedPlan struct {
+	rev int64
+	p   *plan
 }
 
 type listenerKey struct {
@@ -118,6 +127,7 @@ func (r *Endpoints) init() {
 		r.listeners = map[listenerKey]*activeListener{}
 		r.balancers = map[string]*proxy.Balancer{}
 		r.waiting = map[string]time.Time{}
+		r.plans = map[string]cachedPlan{}
 	})
 }
 
@@ -429,6 +439,7 @@ func (r *Endpoints) listen(k listenerKey, eni *cloud.NetworkInterface, udp UDPDi
 func (r *Endpoints) stopEndpoint(id string) {
 	r.init()
 	r.mu.Lock()
+	delete(r.plans, id)
 	for k, al := range r.listeners {
 		if k.endpointID == id {
 			al.stop()
@@ -488,9 +499,36 @@ func (r *Endpoints) routeUDP(epID, az string, local, client netip.AddrPort, udp 
 // pick chooses, for a new flow of the given transport arriving on port of an
 // endpoint interface in az, the listener's target group, the load balancer
 // node (its interface in az, else its first) and the target.
-func (r *Endpoints) pick(epID, az string, port int, transport string, flowHash uint64) (*plan, *cloud.TargetGroup, string, proxy.Target, error) {
+// currentPlan returns the endpoint's plan as of the store's current
+// revision, reloading it (and refreshing its target groups' balancers) only
+// when the store changed since it was cached.
+func (r *Endpoints) currentPlan(epID string) *plan {
+	rev := r.DB.Revision()
+	r.mu.Lock()
+	c, ok := r.plans[epID]
+	r.mu.Unlock()
+	if ok && c.rev == rev {
+		return c.p
+	}
 	var p *plan
 	r.DB.View(func(tx *store.Tx) error { p = r.loadPlan(tx, epID); return nil })
+	if p != nil {
+		for _, tg := range p.tgs {
+			r.updateBalancer(p, tg)
+		}
+	}
+	r.mu.Lock()
+	if p == nil {
+		delete(r.plans, epID)
+	} else {
+		r.plans[epID] = cachedPlan{rev: rev, p: p}
+	}
+	r.mu.Unlock()
+	return p
+}
+
+func (r *Endpoints) pick(epID, az string, port int, transport string, flowHash uint64) (*plan, *cloud.TargetGroup, string, proxy.Target, error) {
+	p := r.currentPlan(epID)
 	if p == nil || p.ep.State != cloud.StateAvailable {
 		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s is not available", epID)
 	}
@@ -520,7 +558,9 @@ func (r *Endpoints) pick(epID, az string, port int, transport string, flowHash u
 			node = n
 		}
 	}
-	bal := r.updateBalancer(p, tg)
+	r.mu.Lock()
+	bal := r.balancers[tg.ARN]
+	r.mu.Unlock()
 	if cz := lb.Attributes["load_balancing.cross_zone.enabled"]; tg.Attributes["load_balancing.cross_zone.enabled"] == "true" || (cz == "true" && tg.Attributes["load_balancing.cross_zone.enabled"] != "false") {
 		bal.SetCrossZone(true)
 	} else {
