@@ -70,16 +70,11 @@ func eachCandidate(tx *store.Tx, kind string, filters []cloud.Filter, fn func(id
 				}
 			}
 		}
-		if len(seen) > 0 || indexed(tx, kind) {
+		if len(seen) > 0 || tx.HasIndex(kind, tagIndex) {
 			return
 		}
 	}
 	tx.Each(kind, fn)
-}
-
-func indexed(tx *store.Tx, kind string) bool {
-	_, ok := tx.Lookup(kind, tagIndex, "")
-	return ok
 }
 
 func anyWildcard(values []string) bool {

@@ -68,6 +68,12 @@ func (db *DB) updateIndexesLocked(kind, id string, prev, v any) {
 	}
 }
 
+// HasIndex reports whether kind has an index named name.
+func (tx *Tx) HasIndex(kind, name string) bool {
+	_, ok := tx.db.indexes[kind][name]
+	return ok
+}
+
 // Lookup returns, sorted, the IDs of kind's records that have key in the
 // index name, as this transaction sees them; ok is false when there is no
 // such index (the caller then scans).
