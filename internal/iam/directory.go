@@ -38,6 +38,15 @@ func New(db *store.DB, log *slog.Logger) *Directory {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Directory{db: db, log: log, now: time.Now, cache: map[string]*policy.Compiled{}}
+	// IAM names are unique per account regardless of case.
+	db.AddIndex(cloud.KindUser, foldIndex, func(v any) []string {
+		u := v.(*cloud.User)
+		return []string{foldKey(u.AccountID, u.UserName)}
+	})
+	db.AddIndex(cloud.KindRole, foldIndex, func(v any) []string {
+		r := v.(*cloud.Role)
+		return []string{foldKey(r.AccountID, r.RoleName)}
+	})
 	d.watchIdentities()
 	return d
 }
@@ -239,4 +248,17 @@ func Kinds() store.Kinds {
 		cloud.KindUser:         func() any { return new(cloud.User) },
 		cloud.KindRole:         func() any { return new(cloud.Role) },
 	}
+}
+
+// foldIndex names the store index of users and roles by account and
+// lower-cased name.
+const foldIndex = "name-fold"
+
+func foldKey(account, name string) string { return account + "/" + strings.ToLower(name) }
+
+// nameTaken reports whether account already has a user (kind KindUser) or
+// role (KindRole) whose name equals name ignoring case.
+func nameTaken(tx *store.Tx, kind, account, name string) bool {
+	ids, _ := tx.Lookup(kind, foldIndex, foldKey(account, name))
+	return len(ids) > 0
 }

@@ -150,7 +150,7 @@ func (d *Directory) CreateRole(ctx context.Context, c Caller, in RoleInput) (*cl
 		if err := d.authz(c.Principal, c.Action, arn); err != nil {
 			return err
 		}
-		if findRoleFold(tx, acct, in.Name) != nil {
+		if nameTaken(tx, cloud.KindRole, acct, in.Name) {
 			return conflict("EntityAlreadyExists", "Role with name %s already exists.", in.Name)
 		}
 		role = &cloud.Role{
@@ -189,24 +189,6 @@ func sortTags(t cloud.Tags) {
 			t[j], t[j-1] = t[j-1], t[j]
 		}
 	}
-}
-
-// findRoleFold finds a role by name, case-insensitively (IAM names are
-// unique regardless of case).
-func findRoleFold(tx *store.Tx, account, name string) *cloud.Role {
-	if r, ok := store.Get[cloud.Role](tx, cloud.KindRole, cloud.RoleKey(account, name)); ok {
-		return r
-	}
-	var found *cloud.Role
-	tx.Each(cloud.KindRole, func(_ string, v any) bool {
-		r := v.(*cloud.Role)
-		if r.AccountID == account && strings.EqualFold(r.RoleName, name) {
-			found = r
-			return false
-		}
-		return true
-	})
-	return found
 }
 
 func roleOf(tx *store.Tx, account, name string) (*cloud.Role, error) {

@@ -107,7 +107,7 @@ func (d *Directory) CreateUser(ctx context.Context, c Caller, name, path, bounda
 	}
 	var u *cloud.User
 	err = d.db.Update(ctx, func(tx *store.Tx) error {
-		if findUserFold(tx, acct, name) != nil {
+		if nameTaken(tx, cloud.KindUser, acct, name) {
 			return conflict("EntityAlreadyExists", "User with name %s already exists.", name)
 		}
 		u = &cloud.User{AccountID: acct, UserID: NewUniqueID("AIDA"), UserName: name, Path: path, Tags: tags, CreatedAt: d.now().UTC()}
@@ -115,24 +115,6 @@ func (d *Directory) CreateUser(ctx context.Context, c Caller, name, path, bounda
 		return nil
 	})
 	return u, err
-}
-
-// findUserFold finds a user by name, case-insensitively (IAM names are
-// unique regardless of case).
-func findUserFold(tx *store.Tx, account, name string) *cloud.User {
-	if u, ok := store.Get[cloud.User](tx, cloud.KindUser, cloud.UserKey(account, name)); ok {
-		return u
-	}
-	var found *cloud.User
-	tx.Each(cloud.KindUser, func(_ string, v any) bool {
-		u := v.(*cloud.User)
-		if u.AccountID == account && strings.EqualFold(u.UserName, name) {
-			found = u
-			return false
-		}
-		return true
-	})
-	return found
 }
 
 // userOf resolves the user a call is about: the named one, or the caller
