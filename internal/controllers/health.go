@@ -58,7 +58,7 @@ func (h *Health) Map(e store.Event) []string {
 	if e.Kind == cloud.KindTargetGroup {
 		return []string{e.ID}
 	}
-	return []string{allEndpoints}
+	return []string{everyKey}
 }
 
 // Keys implements Lister.
@@ -73,7 +73,7 @@ func (h *Health) Keys(tx *store.Tx) []string {
 
 // Reconcile implements Reconciler.
 func (h *Health) Reconcile(ctx context.Context, id string) (Result, error) {
-	if id == allEndpoints {
+	if id == everyKey {
 		var ids []string
 		h.DB.View(func(tx *store.Tx) error { ids = h.Keys(tx); return nil })
 		for _, tid := range ids {

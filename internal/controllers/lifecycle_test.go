@@ -287,10 +287,10 @@ func TestEndpointsLifecycle(t *testing.T) {
 		if got := r.Map(store.Event{Kind: cloud.KindVpcEndpoint, ID: a.ID}); !slices.Equal(got, []string{a.ID}) {
 			t.Errorf("Map(endpoint) = %v", got)
 		}
-		if got := r.Map(store.Event{Kind: cloud.KindListener, ID: "x"}); !slices.Equal(got, []string{allEndpoints}) {
+		if got := r.Map(store.Event{Kind: cloud.KindListener, ID: "x"}); !slices.Equal(got, []string{everyKey}) {
 			t.Errorf("Map(listener) = %v", got)
 		}
-		must(r.Reconcile(ctx, allEndpoints))(t)
+		must(r.Reconcile(ctx, everyKey))(t)
 		for _, id := range []string{a.ID, b.ID} {
 			if got := endpointOf(t, db, id).State; got != cloud.StateAvailable {
 				t.Errorf("%s: %s, want available", id, got)

@@ -20,9 +20,10 @@ import (
 	"github.com/privlink/privlink/internal/store"
 )
 
-// allEndpoints is the key that makes the Endpoints reconciler revisit every
-// endpoint (after a load balancer, listener or service change).
-const allEndpoints = "*"
+// everyKey makes a reconciler revisit everything it owns: the Endpoints
+// reconciler every endpoint (after a load balancer, listener or service
+// change), the Health reconciler every target group.
+const everyKey = "*"
 
 // Endpoints drives VPC endpoints through their lifecycle and, with a data
 // plane, carries their traffic: for every interface of an endpoint to a
@@ -153,7 +154,7 @@ func (r *Endpoints) Map(e store.Event) []string {
 	if e.Kind == cloud.KindVpcEndpoint {
 		return []string{e.ID}
 	}
-	return []string{allEndpoints}
+	return []string{everyKey}
 }
 
 // Keys implements Lister.
@@ -171,7 +172,7 @@ func (r *Endpoints) Keys(tx *store.Tx) []string {
 // Reconcile implements Reconciler.
 func (r *Endpoints) Reconcile(ctx context.Context, id string) (Result, error) {
 	r.init()
-	if id == allEndpoints {
+	if id == everyKey {
 		var ids []string
 		r.DB.View(func(tx *store.Tx) error { ids = r.Keys(tx); return nil })
 		var firstErr error

@@ -139,7 +139,7 @@ func TestEndpointTraffic(t *testing.T) {
 	} {
 		t.Run(tc.protocol, func(t *testing.T) {
 			must(cp.ModifyListener(ctx, p, controlplane.ModifyListenerInput{ListenerARN: listener.ARN, Protocol: tc.protocol}))(t)
-			must(r.Reconcile(ctx, allEndpoints))(t)
+			must(r.Reconcile(ctx, everyKey))(t)
 			if got := transports(); got != tc.want {
 				t.Fatalf("endpoint listens on %q, want %q", got, tc.want)
 			}
