@@ -68,7 +68,7 @@ func desiredVPC(tx *store.Tx, vpcID string) (dataplane.VPC, bool) {
 			rt = main
 		}
 		if rt != nil {
-			sub.Routes = translateRoutes(rt, cidr, eniOfInstance)
+			sub.Routes = translateRoutes(rt, eniOfInstance)
 		}
 		out.Subnets = append(out.Subnets, sub)
 	}
@@ -144,7 +144,7 @@ func interfaceKind(t string) dataplane.InterfaceKind {
 	return dataplane.KindInstance
 }
 
-func translateRoutes(rt *cloud.RouteTable, vpcCIDR netip.Prefix, eniOfInstance map[string]string) []dataplane.Route {
+func translateRoutes(rt *cloud.RouteTable, eniOfInstance map[string]string) []dataplane.Route {
 	var out []dataplane.Route
 	for _, r := range rt.Routes {
 		if r.GatewayID == "local" {
