@@ -63,7 +63,6 @@ type options struct {
 	dialers       int
 	endpoints     int
 	perVPC        int
-	keep          bool
 	healthEvery   time.Duration
 	createClients int
 	profile       string

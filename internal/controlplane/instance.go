@@ -285,14 +285,12 @@ func tenancyCache(tx *store.Tx) func(vpcID string) string {
 // interface, where ModifyNetworkInterfaceAttribute changes them.
 func instanceView(tx *store.Tx, inst *cloud.Instance, tenancy string) *InstanceView {
 	v := &InstanceView{Instance: inst, Tenancy: tenancy, SourceDestCheck: true}
-	groups := inst.SecurityGroupIDs
 	if eni, ok := store.Get[cloud.NetworkInterface](tx, cloud.KindNetworkInterface, inst.NetworkInterfaceID); ok && inst.State != InstanceTerminated {
 		v.Interface = interfaceView(tx, eni)
-		groups = eni.SecurityGroupIDs
 		v.SourceDestCheck = eni.SourceDestCheck
 		v.Groups = v.Interface.Groups
 	} else {
-		v.Groups = interfaceGroups(tx, groups)
+		v.Groups = interfaceGroups(tx, inst.SecurityGroupIDs)
 	}
 	return v
 }

@@ -651,10 +651,4 @@ func (cp *ControlPlane) ModifyLoadBalancerAttributes(ctx context.Context, c *Cal
 	return out, err
 }
 
-// lbShort is "net" or "gwy", the type segment of a load balancer's ARN.
-func lbShort(lb *cloud.LoadBalancer) string {
-	if lb.Type == LBTypeGateway {
-		return "gwy"
-	}
-	return "net"
-}
+

@@ -251,15 +251,7 @@ func hasPrefixCase(s, prefix string, fold bool) bool {
 	return s[:len(prefix)] == prefix
 }
 
-func byteEqual(a, b byte, fold bool) bool {
-	if a == b {
-		return true
-	}
-	if !fold {
-		return false
-	}
-	return lowerASCII(a) == lowerASCII(b)
-}
+
 
 func lowerASCII(c byte) byte {
 	if 'A' <= c && c <= 'Z' {

@@ -103,8 +103,6 @@ var ok = &ReturnResponse{Return: true}
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-type handlerFunc = func(ctx context.Context, r *awsapi.Request) (any, error)
-
 // callHandler is a handler that receives its controlplane call context.
 type callHandler func(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error)
 
