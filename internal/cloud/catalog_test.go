@@ -28,8 +28,13 @@ func TestServiceAddressesStayInThePublicRange(t *testing.T) {
 	if got := ServicePrefixCIDRs("us-east-1", "s3"); got[0].String() != "198.18.0.0/24" {
 		t.Fatalf("us-east-1 s3 = %v", got)
 	}
-	if AWSPrefixListID("com.amazonaws.us-east-1.s3") != AWSPrefixListID("com.amazonaws.us-east-1.s3") {
-		t.Fatal("prefix list IDs must be stable")
+	// IDs derive from the list's name, so they are the same on every start
+	// and differ between lists.
+	if got := AWSPrefixListID("com.amazonaws.us-east-1.s3"); got != "pl-56ff8671" {
+		t.Fatalf("s3 prefix list ID = %s, want the stable pl-56ff8671", got)
+	}
+	if AWSPrefixListID("com.amazonaws.us-east-1.s3") == AWSPrefixListID("com.amazonaws.us-east-1.dynamodb") {
+		t.Fatal("s3 and dynamodb prefix lists share an ID")
 	}
 }
 

@@ -156,11 +156,9 @@ func describe[T any, PT interface {
 	want := idSet(in.IDs)
 	var items []*T
 	err = cp.db.View(func(tx *store.Tx) error {
-		if want != nil {
-			for wid := range want {
-				if getOwned[T, PT](tx, c, kind, wid) == nil {
-					return cloud.Errorf(notFoundCode, "The %s '%s' does not exist", what, wid)
-				}
+		for wid := range want {
+			if getOwned[T, PT](tx, c, kind, wid) == nil {
+				return cloud.Errorf(notFoundCode, "The %s '%s' does not exist", what, wid)
 			}
 		}
 		eachCandidate(tx, kind, in.Filters, func(_ string, v any) bool {
@@ -338,7 +336,7 @@ func (cp *ControlPlane) DescribeVpcAttribute(ctx context.Context, c *Call, vpcID
 		case "":
 			return cloud.MissingParameter("Attribute")
 		default:
-			return cloud.InvalidParameterValue("Attribute", attribute, fmt.Sprintf("Supported attributes: enableDnsSupport, enableDnsHostnames."))
+			return cloud.InvalidParameterValue("Attribute", attribute, "Supported attributes: enableDnsSupport, enableDnsHostnames.")
 		}
 		return nil
 	})
