@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	"github.com/privlink/privlink/internal/cloud"
