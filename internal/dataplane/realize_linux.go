@@ -34,6 +34,8 @@ type Linux struct {
 	cfg Config
 	log *slog.Logger
 	mu  sync.Mutex // serializes applies: namespaces and tables are shared objects
+	// fabricMu serializes changes to the PrivateLink fabric (forward_linux.go).
+	fabricMu sync.Mutex
 }
 
 var _ Realizer = (*Linux)(nil)
@@ -171,6 +173,12 @@ func (l *Linux) ensureRouterBase(nsName string, h nsHandles, v VPC, res *Result)
 		{"net.ipv4.conf.all.send_redirects", "0"},
 		{"net.ipv4.conf.default.send_redirects", "0"},
 	}, res); err != nil {
+		return err
+	}
+	// Out-of-window segments pass as part of their connection instead of
+	// being dropped as invalid, so the probes that reset a cut PrivateLink
+	// connection reach both ends (forward_linux.go).
+	if err := ensureSysctls(nsName, [][2]string{{"net.netfilter.nf_conntrack_tcp_be_liberal", "1"}}, res); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if err := disableIPv6(nsName, res); err != nil {

@@ -68,3 +68,9 @@ func (l *Linux) InternetNamespace() string { return internetNSName(l.cfg.Prefix)
 
 // InternetAddress returns ErrUnsupported.
 func (l *Linux) InternetAddress(string) (netip.Addr, error) { return netip.Addr{}, ErrUnsupported }
+
+// ApplyForwarding returns ErrUnsupported.
+func (l *Linux) ApplyForwarding(context.Context, Forwarding) error { return ErrUnsupported }
+
+// RemoveForwarding returns ErrUnsupported.
+func (l *Linux) RemoveForwarding(context.Context, string) error { return ErrUnsupported }

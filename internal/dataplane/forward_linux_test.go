@@ -1,0 +1,267 @@
+package dataplane
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// fabricEnv is a consumer VPC (client a1 10.77.1.10, endpoint interface a2
+// 10.77.1.11) and a provider VPC with the same CIDR (load balancer
+// interface a2x 10.77.1.11, targets b1x 10.77.2.10 and a1x 10.77.1.10), so
+// every address of the path also exists on the other side.
+type fabricEnv struct {
+	*testEnv
+	fwd Forwarding
+}
+
+func newFabricEnv(t *testing.T) *fabricEnv {
+	e := newTestEnv(t)
+	consumer := e.baseVPC()
+	provider := e.baseVPC()
+	provider.ID = consumer.ID + "p"
+	for i := range provider.Interfaces {
+		provider.Interfaces[i].ID += "x"
+	}
+	e.apply(consumer)
+	e.apply(provider)
+	for _, target := range []struct{ eni, addr string }{{"eni-b1x", "10.77.2.10:8080"}, {"eni-a1x", "10.77.1.10:8080"}} {
+		e.servePeer(target.eni, target.addr)
+	}
+	return &fabricEnv{testEnv: e, fwd: Forwarding{
+		ENI:         "eni-a2",
+		Addr:        netip.MustParseAddr("10.77.1.11"),
+		IdleTimeout: time.Minute,
+		Ports: []ForwardedPort{{
+			Port: 80, Node: "eni-a2x", NodeAddr: netip.MustParseAddr("10.77.1.11"),
+			Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.2.10:8080"), netip.MustParseAddrPort("10.77.1.10:8080")},
+		}},
+	}}
+}
+
+// servePeer runs a server that first writes "<its address> <peer address>"
+// and then echoes lines.
+func (e *testEnv) servePeer(eniID, addr string) {
+	e.t.Helper()
+	ln, err := ListenTCP(context.Background(), e.l.InterfaceNamespace(eniID), addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				fmt.Fprintf(c, "%s %s\n", c.LocalAddr(), c.RemoteAddr())
+				io.Copy(c, c)
+			}()
+		}
+	}()
+}
+
+func (e *fabricEnv) applyFwd(f Forwarding) {
+	e.t.Helper()
+	if err := e.l.ApplyForwarding(context.Background(), f); err != nil {
+		e.t.Fatalf("ApplyForwarding: %v", err)
+	}
+}
+
+// connect opens a connection through the endpoint and returns it with the
+// target's greeting: the target address and the peer it saw.
+func (e *fabricEnv) connect(port int) (net.Conn, *bufio.Reader, string, string, error) {
+	c, err := e.dial("eni-a1", fmt.Sprintf("10.77.1.11:%d", port), okTimeout)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		c.Close()
+		return nil, nil, "", "", fmt.Errorf("greeting: %w", err)
+	}
+	f := strings.Fields(line)
+	if len(f) != 2 {
+		c.Close()
+		return nil, nil, "", "", fmt.Errorf("greeting %q", line)
+	}
+	c.SetDeadline(time.Time{})
+	return c, r, f[0], f[1], nil
+}
+
+func TestForwardingCarriesConnectionsAcrossOverlappingVPCs(t *testing.T) {
+	e := newFabricEnv(t)
+	if c, err := e.dial("eni-a1", "10.77.1.11:80", okTimeout); err == nil {
+		c.Close()
+		t.Fatal("endpoint interface accepted a connection before forwarding was applied")
+	}
+	e.applyFwd(e.fwd)
+	e.applyFwd(e.fwd) // idempotent
+
+	targets := map[string]int{}
+	for i := 0; i < 24; i++ {
+		c, r, target, peer, err := e.connect(80)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if !strings.HasPrefix(peer, "10.77.1.11:") {
+			t.Fatalf("target %s saw peer %s, want the load balancer interface 10.77.1.11", target, peer)
+		}
+		fmt.Fprintf(c, "ping %d\n", i)
+		if got, err := r.ReadString('\n'); err != nil || got != fmt.Sprintf("ping %d\n", i) {
+			t.Fatalf("echo through the endpoint = %q, %v", got, err)
+		}
+		targets[target]++
+		c.Close()
+	}
+	if len(targets) != 2 {
+		t.Fatalf("connections by target = %v, want both targets used", targets)
+	}
+	if c, err := e.dial("eni-a1", "10.77.1.11:81", okTimeout); err == nil {
+		c.Close()
+		t.Fatal("a port that is not forwarded accepted a connection")
+	}
+	// The provider's own instances are not reachable through the fabric link
+	// other than by translated connections.
+	if c, err := e.dial("eni-a1", "10.77.2.10:8080", dropTimeout); err == nil {
+		c.Close()
+		t.Fatal("the consumer reached a provider address directly")
+	}
+}
+
+func TestForwardingTargetChangeKeepsLiveConnections(t *testing.T) {
+	e := newFabricEnv(t)
+	e.applyFwd(e.fwd)
+	var live net.Conn
+	var liveR *bufio.Reader
+	var liveTarget string
+	for i := 0; i < 24 && live == nil; i++ {
+		c, r, target, _, err := e.connect(80)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if target == "10.77.2.10:8080" {
+			live, liveR, liveTarget = c, r, target
+		} else {
+			c.Close()
+		}
+	}
+	if live == nil {
+		t.Fatal("no connection reached 10.77.2.10")
+	}
+	defer live.Close()
+	only := e.fwd
+	only.Ports = []ForwardedPort{e.fwd.Ports[0]}
+	only.Ports[0].Targets = []netip.AddrPort{netip.MustParseAddrPort("10.77.1.10:8080")}
+	e.applyFwd(only)
+	for i := 0; i < 8; i++ {
+		c, _, target, _, err := e.connect(80)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if target != "10.77.1.10:8080" {
+			t.Fatalf("new connection went to %s after the target set changed", target)
+		}
+	}
+	live.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(live, "still here\n")
+	if got, err := liveR.ReadString('\n'); err != nil || got != "still here\n" {
+		t.Fatalf("live connection to %s after the change: %q, %v", liveTarget, got, err)
+	}
+}
+
+func TestRemoveForwardingCutsConnections(t *testing.T) {
+	e := newFabricEnv(t)
+	e.applyFwd(e.fwd)
+	c, r, _, _, err := e.connect(80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := e.l.RemoveForwarding(context.Background(), e.fwd.ENI); err != nil {
+		t.Fatal(err)
+	}
+	// The client only reads: the cut must reach it without its help.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); err == nil || isTimeoutErr(err) {
+		t.Fatalf("idle live connection after RemoveForwarding: %v, want a reset", err)
+	}
+	if c, err := e.dial("eni-a1", "10.77.1.11:80", okTimeout); err == nil {
+		c.Close()
+		t.Fatal("new connection accepted after RemoveForwarding")
+	}
+	for _, eni := range []string{"eni-a2", "eni-a2x"} {
+		h, err := openNSHandles(e.l.InterfaceNamespace(eni))
+		if err != nil {
+			t.Fatal(err)
+		}
+		links, _ := fabricLinks(h)
+		rules, _ := h.nl.RuleList(netlink.FAMILY_V4)
+		h.close()
+		if len(links) != 0 {
+			t.Errorf("%s: fabric links left: %d", eni, len(links))
+		}
+		for _, r := range rules {
+			if r.Priority == fabricRulePriority {
+				t.Errorf("%s: fabric rule left: %v", eni, r)
+			}
+		}
+	}
+	// Forwarding again works at once, from the same client.
+	e.applyFwd(e.fwd)
+	c2, _, _, _, err := e.connect(80)
+	if err != nil {
+		t.Fatalf("after forwarding again: %v", err)
+	}
+	c2.Close()
+}
+
+func TestForwardingIdleTimeout(t *testing.T) {
+	e := newFabricEnv(t)
+	f := e.fwd
+	f.IdleTimeout = 2 * time.Second
+	e.applyFwd(f)
+	c, r, _, _, err := e.connect(80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(4 * time.Second)
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "late\n")
+	if got, err := r.ReadString('\n'); err == nil {
+		t.Fatalf("connection idle past the timeout still echoed %q", got)
+	}
+}
+
+func isTimeoutErr(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+func TestAckSegmentChecksums(t *testing.T) {
+	pkt := ackSegment(netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:40000"), 1, 2)
+	if checksum(pkt[:20], 0) != 0 {
+		t.Fatal("IPv4 header checksum does not verify")
+	}
+	var pseudo uint32 = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 20
+	if checksum(pkt[20:], pseudo) != 0 {
+		t.Fatal("TCP checksum does not verify")
+	}
+	if pkt[33] != 0x10 {
+		t.Fatalf("flags = %#x, want a bare ACK", pkt[33])
+	}
+}

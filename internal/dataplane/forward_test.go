@@ -1,0 +1,73 @@
+package dataplane
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestForwardingValidate(t *testing.T) {
+	good := func() Forwarding {
+		return Forwarding{ENI: "eni-1", Addr: netip.MustParseAddr("10.0.1.5"), Ports: []ForwardedPort{{
+			Port: 80, Node: "eni-n", NodeAddr: netip.MustParseAddr("10.1.0.9"),
+			Targets: []netip.AddrPort{netip.MustParseAddrPort("10.1.2.3:8080")},
+		}}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Forwarding)
+		ok     bool
+	}{
+		{"valid", func(*Forwarding) {}, true},
+		{"no ports is valid", func(f *Forwarding) { f.Ports = nil }, true},
+		{"no interface", func(f *Forwarding) { f.ENI = "" }, false},
+		{"IPv6 address", func(f *Forwarding) { f.Addr = netip.MustParseAddr("fd00::1") }, false},
+		{"negative idle timeout", func(f *Forwarding) { f.IdleTimeout = -time.Second }, false},
+		{"port zero", func(f *Forwarding) { f.Ports[0].Port = 0 }, false},
+		{"port twice", func(f *Forwarding) { f.Ports = append(f.Ports, f.Ports[0]) }, false},
+		{"no node", func(f *Forwarding) { f.Ports[0].Node = "" }, false},
+		{"no targets", func(f *Forwarding) { f.Ports[0].Targets = nil }, false},
+		{"target port zero", func(f *Forwarding) { f.Ports[0].Targets[0] = netip.MustParseAddrPort("10.1.2.3:0") }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := good()
+			tc.mutate(&f)
+			err := f.Validate()
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalidModel)) {
+				t.Fatalf("Validate = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestForwardingDNATRules(t *testing.T) {
+	t1, t2 := netip.MustParseAddrPort("10.1.2.3:8080"), netip.MustParseAddrPort("10.1.2.4:8080")
+	f := Forwarding{ENI: "eni-1", Addr: netip.MustParseAddr("10.0.1.5"), Ports: []ForwardedPort{
+		{Port: 443, Node: "eni-n", Targets: []netip.AddrPort{t2, t1, t2}},
+		{Port: 80, Node: "eni-m", Targets: []netip.AddrPort{t1}},
+	}}
+	var got []string
+	for _, r := range f.dnatRules() {
+		got = append(got, r.String())
+	}
+	want := []string{
+		"tcp/80 hash%1==0 -> 10.1.2.3:8080 via eni-m",
+		"tcp/443 hash%2==0 -> 10.1.2.3:8080 via eni-n",
+		"tcp/443 hash%2==1 -> 10.1.2.4:8080 via eni-n",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("dnatRules =\n%v\nwant\n%v", got, want)
+	}
+	if n := f.nodes(); !slices.Equal(n, []string{"eni-m", "eni-n"}) {
+		t.Fatalf("nodes = %v", n)
+	}
+	if s := (Forwarding{}).idleSeconds(); s != 350 {
+		t.Fatalf("default idle = %d s, want 350", s)
+	}
+	if fabricLinkName("eni-0123456789abcdef0") == fabricLinkName("eni-0123456789abcdef1") || len(fabricLinkName("eni-x")) != 15 {
+		t.Fatal("fabric link names must be distinct and 15 bytes")
+	}
+}
