@@ -26,14 +26,19 @@ import (
 const everyKey = "*"
 
 // Endpoints drives VPC endpoints through their lifecycle and, with a data
-// plane, carries their traffic: for every interface of an endpoint to a
-// custom service, a listener per load-balancer listener port and transport
-// inside the interface's namespace (TCP for TCP and TLS listeners, UDP for
-// UDP, both for TCP_UDP); each accepted connection or new UDP flow goes to a
-// target picked by the service's load balancer and is dialed from the load
-// balancer's own interface in the provider VPC. An endpoint carries traffic
-// only while it is available; rejecting or deleting it cuts live connections
-// and flows.
+// plane, carries their traffic. For every interface of an endpoint to a
+// custom service and every load-balancer listener port:
+//   - TCP (TCP, TLS and TCP_UDP listeners) is forwarded by the kernel when
+//     the data plane can (Forwarder) and the target group does not ask for
+//     a PROXY v2 header: connections are translated to a target picked among
+//     the load balancer's candidates and leave from its own interface in the
+//     provider VPC;
+//   - otherwise a listener inside the interface's namespace relays each
+//     connection (or UDP flow) to a target picked by the load balancer,
+//     dialed from that same interface, adding the PROXY v2 header if asked.
+//
+// An endpoint carries traffic only while it is available; rejecting or
+// deleting it cuts live connections and flows.
 type Endpoints struct {
 	DB    *store.DB
 	CP    Transitions
@@ -62,6 +67,22 @@ type Endpoints struct {
 	// at, so accepting a connection does not re-read the store unless
 	// something changed.
 	plans map[string]cachedPlan
+	// forwarded is, by endpoint interface, what the kernel was last told:
+	// the applied Forwarding's fingerprint, or notForwarded.
+	forwarded map[string]string
+	// forwardedENIs are the interfaces forwarded for each endpoint.
+	forwardedENIs map[string][]string
+	endpointLocks map[string]*sync.Mutex
+}
+
+// notForwarded marks an interface whose kernel forwarding was removed.
+const notForwarded = "-"
+
+// Forwarder is implemented by data planes that forward an endpoint
+// interface's TCP ports in the kernel (dataplane.Linux).
+type Forwarder interface {
+	ApplyForwarding(ctx context.Context, f dataplane.Forwarding) error
+	RemoveForwarding(ctx context.Context, eni string) error
 }
 
 type cachedPlan struct {
@@ -129,10 +150,14 @@ func (r *Endpoints) init() {
 		r.balancers = map[string]*proxy.Balancer{}
 		r.waiting = map[string]time.Time{}
 		r.plans = map[string]cachedPlan{}
+		r.forwarded = map[string]string{}
+		r.forwardedENIs = map[string][]string{}
+		r.endpointLocks = map[string]*sync.Mutex{}
 	})
 }
 
-// Stats reports the TCP proxy's counters.
+// Stats reports the TCP proxy's counters (connections the kernel forwards
+// are not counted).
 func (r *Endpoints) Stats() proxy.TCPStats {
 	r.init()
 	return r.tcp.Stats()
@@ -146,7 +171,9 @@ func (r *Endpoints) UDPStats() proxy.UDPStats {
 
 // Kinds implements Reconciler.
 func (r *Endpoints) Kinds() []string {
-	return []string{cloud.KindVpcEndpoint, cloud.KindLoadBalancer, cloud.KindListener, cloud.KindVpcEndpointService}
+	// Target groups: registrations, health and attributes change what the
+	// kernel forwards to.
+	return []string{cloud.KindVpcEndpoint, cloud.KindLoadBalancer, cloud.KindListener, cloud.KindVpcEndpointService, cloud.KindTargetGroup}
 }
 
 // Map implements Mapper.
@@ -204,6 +231,8 @@ type plan struct {
 	// instances resolves instance targets; subnets gives IP targets their AZ.
 	instances map[string]*cloud.Instance
 	subnets   []*cloud.Subnet
+	// nodes are the load balancers' interfaces, by ID.
+	nodes map[string]*cloud.NetworkInterface
 }
 
 func (r *Endpoints) loadPlan(tx *store.Tx, id string) *plan {
@@ -211,7 +240,7 @@ func (r *Endpoints) loadPlan(tx *store.Tx, id string) *plan {
 	if !ok {
 		return nil
 	}
-	p := &plan{ep: ep, tgs: map[string]*cloud.TargetGroup{}, instances: map[string]*cloud.Instance{}}
+	p := &plan{ep: ep, tgs: map[string]*cloud.TargetGroup{}, instances: map[string]*cloud.Instance{}, nodes: map[string]*cloud.NetworkInterface{}}
 	for _, eid := range ep.NetworkInterfaceIDs {
 		if eni, ok := store.Get[cloud.NetworkInterface](tx, cloud.KindNetworkInterface, eid); ok {
 			p.enis = append(p.enis, eni)
@@ -235,6 +264,13 @@ func (r *Endpoints) loadPlan(tx *store.Tx, id string) *plan {
 		return true
 	})
 	sort.Slice(p.lbs, func(i, j int) bool { return p.lbs[i].ARN < p.lbs[j].ARN })
+	for _, lb := range p.lbs {
+		for _, az := range lb.AZs {
+			if eni, ok := store.Get[cloud.NetworkInterface](tx, cloud.KindNetworkInterface, az.NetworkInterfaceID); ok {
+				p.nodes[eni.ID] = eni
+			}
+		}
+	}
 	tx.Each(cloud.KindListener, func(_ string, v any) bool {
 		if l := v.(*cloud.Listener); lbARNs[l.LoadBalancerARN] {
 			p.listeners = append(p.listeners, l)
@@ -264,30 +300,46 @@ func (r *Endpoints) loadPlan(tx *store.Tx, id string) *plan {
 	return p
 }
 
+// lockEndpoint serializes the work on one endpoint: a reconcile of the
+// endpoint and one of every endpoint may run at once, and the later must
+// not act on a plan older than what the earlier did.
+func (r *Endpoints) lockEndpoint(id string) func() {
+	r.mu.Lock()
+	m := r.endpointLocks[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		r.endpointLocks[id] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
 func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
+	defer r.lockEndpoint(id)()
 	var p *plan
 	r.DB.View(func(tx *store.Tx) error { p = r.loadPlan(tx, id); return nil })
 	if p == nil {
-		r.stopEndpoint(id)
+		r.stopEndpoint(ctx, id)
 		return Result{}, nil
 	}
 	ep := p.ep
-	switch ep.State {
-	case cloud.StatePending, cloud.StateAvailable:
-	case cloud.StateDeleting:
-		r.stopEndpoint(id)
-		return Result{}, ignoreGone(r.CP.EndpointDeleted(ctx, id))
-	case cloud.StateDeleted:
-		r.stopEndpoint(id)
-		_, err := r.CP.PurgeDeletedEndpoints(ctx, time.Now().Add(-retention))
-		return Result{RequeueAfter: retention}, err
-	default: // pendingAcceptance, rejected, failed, expired
-		r.stopEndpoint(id)
-		return Result{}, nil
-	}
 	var enis []string
 	for _, e := range p.enis {
 		enis = append(enis, e.ID)
+	}
+	switch ep.State {
+	case cloud.StatePending, cloud.StateAvailable:
+	case cloud.StateDeleting:
+		r.stopEndpoint(ctx, id, enis...)
+		return Result{}, ignoreGone(r.CP.EndpointDeleted(ctx, id))
+	case cloud.StateDeleted:
+		r.stopEndpoint(ctx, id, enis...)
+		_, err := r.CP.PurgeDeletedEndpoints(ctx, time.Now().Add(-retention))
+		return Result{RequeueAfter: retention}, err
+	default: // pendingAcceptance, rejected, failed, expired
+		r.stopEndpoint(ctx, id, enis...)
+		return Result{}, nil
 	}
 	if !ready(r.Ready, ep.VpcID, enis...) {
 		return r.notYet(ctx, ep, "its network interfaces are not in place")
@@ -299,7 +351,11 @@ func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
 		for _, tg := range p.tgs {
 			r.updateBalancer(p, tg)
 		}
-		if err := r.ensureListeners(p); err != nil {
+		kernel, err := r.forward(ctx, p)
+		if err == nil {
+			err = r.ensureListeners(p, kernel)
+		}
+		if err != nil {
 			if ep.State == cloud.StatePending {
 				return r.notYet(ctx, ep, err.Error())
 			}
@@ -335,7 +391,7 @@ func (r *Endpoints) notYet(ctx context.Context, ep *cloud.VpcEndpoint, reason st
 		deadline = realizeDeadline
 	}
 	if ep.State == cloud.StatePending && time.Since(since) > deadline {
-		r.stopEndpoint(ep.ID)
+		r.stopEndpoint(ctx, ep.ID)
 		r.mu.Lock()
 		delete(r.waiting, ep.ID)
 		r.mu.Unlock()
@@ -344,15 +400,15 @@ func (r *Endpoints) notYet(ctx context.Context, ep *cloud.VpcEndpoint, reason st
 	return Result{RequeueAfter: pollInterval}, nil
 }
 
-// ensureListeners opens the listeners the plan needs and closes the rest
-// of this endpoint's.
-func (r *Endpoints) ensureListeners(p *plan) error {
+// ensureListeners opens the listeners the plan needs, other than those the
+// kernel forwards, and closes the rest of this endpoint's.
+func (r *Endpoints) ensureListeners(p *plan, kernel map[listenerKey]bool) error {
 	udp, canUDP := r.DP.(UDPDialer)
 	want := map[listenerKey]bool{}
 	for _, eni := range p.enis {
 		for _, l := range p.listeners {
 			for _, tr := range listenerTransports(l.Protocol) {
-				if tr == "udp" && !canUDP {
+				if tr == "udp" && !canUDP || kernel[listenerKey{p.ep.ID, eni.ID, l.Port, tr}] {
 					continue
 				}
 				want[listenerKey{p.ep.ID, eni.ID, l.Port, tr}] = true
@@ -436,8 +492,10 @@ func (r *Endpoints) listen(k listenerKey, eni *cloud.NetworkInterface, udp UDPDi
 	return nil
 }
 
-// stopEndpoint closes an endpoint's listeners and cuts its live connections.
-func (r *Endpoints) stopEndpoint(id string) {
+// stopEndpoint closes an endpoint's listeners, stops the kernel forwarding
+// of its interfaces (enis, and those forwarded before) and cuts its live
+// connections.
+func (r *Endpoints) stopEndpoint(ctx context.Context, id string, enis ...string) {
 	r.init()
 	r.mu.Lock()
 	delete(r.plans, id)
@@ -447,7 +505,26 @@ func (r *Endpoints) stopEndpoint(id string) {
 			delete(r.listeners, k)
 		}
 	}
+	enis = append(enis, r.forwardedENIs[id]...)
+	delete(r.forwardedENIs, id)
 	r.mu.Unlock()
+	if fw, ok := r.DP.(Forwarder); ok {
+		for _, eni := range enis {
+			r.mu.Lock()
+			done := r.forwarded[eni] == notForwarded
+			r.mu.Unlock()
+			if done {
+				continue
+			}
+			if err := fw.RemoveForwarding(ctx, eni); err != nil {
+				r.Log.Warn("stop kernel forwarding", "endpoint", id, "interface", eni, "err", err)
+				continue
+			}
+			r.mu.Lock()
+			r.forwarded[eni] = notForwarded
+			r.mu.Unlock()
+		}
+	}
 	if n := r.tcp.CloseEndpoint(id); n > 0 {
 		r.Log.Info("cut endpoint connections", "endpoint", id, "connections", n)
 	}
@@ -553,25 +630,99 @@ func (r *Endpoints) pick(epID, az string, port int, transport string, flowHash u
 	if lb == nil || tg == nil || len(lb.AZs) == 0 {
 		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s: listener %s has no load balancer or target group", epID, l.ARN)
 	}
+	node := nodeFor(lb, az)
+	bal := r.balancer(lb, tg)
+	target, ok := bal.Pick(node.ZoneName, flowHash)
+	if !ok {
+		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s: no target for %s in %s", epID, tg.Name, node.ZoneName)
+	}
+	return p, tg, node.NetworkInterfaceID, target, nil
+}
+
+// nodeFor returns the load balancer's node for clients in az: its
+// interface in that zone, else its first.
+func nodeFor(lb *cloud.LoadBalancer, az string) cloud.LoadBalancerAZ {
 	node := lb.AZs[0]
 	for _, n := range lb.AZs {
 		if n.ZoneName == az {
 			node = n
 		}
 	}
+	return node
+}
+
+// balancer returns the target group's balancer with cross-zone balancing
+// as the target group (or else the load balancer) says.
+func (r *Endpoints) balancer(lb *cloud.LoadBalancer, tg *cloud.TargetGroup) *proxy.Balancer {
 	r.mu.Lock()
 	bal := r.balancers[tg.ARN]
 	r.mu.Unlock()
-	if cz := lb.Attributes["load_balancing.cross_zone.enabled"]; tg.Attributes["load_balancing.cross_zone.enabled"] == "true" || (cz == "true" && tg.Attributes["load_balancing.cross_zone.enabled"] != "false") {
-		bal.SetCrossZone(true)
-	} else {
-		bal.SetCrossZone(false)
-	}
-	target, ok := bal.Pick(node.ZoneName, flowHash)
+	tgCZ := tg.Attributes["load_balancing.cross_zone.enabled"]
+	bal.SetCrossZone(tgCZ == "true" || (lb.Attributes["load_balancing.cross_zone.enabled"] == "true" && tgCZ != "false"))
+	return bal
+}
+
+// forward tells the kernel, when the data plane can forward, which TCP
+// ports of each of the endpoint's interfaces it carries and to which
+// targets, and returns those ports. Target groups that want a PROXY v2
+// header stay with the relaying listeners.
+func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool, error) {
+	fw, ok := r.DP.(Forwarder)
 	if !ok {
-		return nil, nil, "", proxy.Target{}, fmt.Errorf("endpoint %s: no target for %s in %s", epID, tg.Name, node.ZoneName)
+		return nil, nil
 	}
-	return p, tg, node.NetworkInterfaceID, target, nil
+	kernel := map[listenerKey]bool{}
+	lbs := map[string]*cloud.LoadBalancer{}
+	for _, lb := range p.lbs {
+		lbs[lb.ARN] = lb
+	}
+	for _, eni := range p.enis {
+		addr, err := netip.ParseAddr(eni.PrivateIPAddress)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: interface %s address %q: %w", p.ep.ID, eni.ID, eni.PrivateIPAddress, err)
+		}
+		f := dataplane.Forwarding{ENI: eni.ID, Addr: addr, IdleTimeout: r.IdleTimeout}
+		for _, l := range p.listeners {
+			lb, tg := lbs[l.LoadBalancerARN], p.tgs[l.TargetGroupARN]
+			if !carries(l.Protocol, "tcp") || lb == nil || tg == nil || len(lb.AZs) == 0 || tg.Attributes["proxy_protocol_v2.enabled"] == "true" {
+				continue
+			}
+			node := p.nodes[nodeFor(lb, eni.AvailabilityZone).NetworkInterfaceID]
+			if node == nil {
+				continue
+			}
+			nodeAddr, err := netip.ParseAddr(node.PrivateIPAddress)
+			if err != nil {
+				continue
+			}
+			kernel[listenerKey{p.ep.ID, eni.ID, l.Port, "tcp"}] = true
+			var targets []netip.AddrPort
+			for _, t := range r.balancer(lb, tg).Candidates(node.AvailabilityZone) {
+				targets = append(targets, t.Addr)
+			}
+			if len(targets) == 0 {
+				continue // no target: connections are reset, as NLB does
+			}
+			f.Ports = append(f.Ports, dataplane.ForwardedPort{Port: uint16(l.Port), Node: node.ID, NodeAddr: nodeAddr, Targets: targets})
+		}
+		fp := fmt.Sprint(f)
+		r.mu.Lock()
+		same := r.forwarded[eni.ID] == fp
+		r.mu.Unlock()
+		if same {
+			continue
+		}
+		if err := fw.ApplyForwarding(ctx, f); err != nil {
+			return nil, fmt.Errorf("endpoint %s: kernel forwarding on %s: %w", p.ep.ID, eni.ID, err)
+		}
+		r.mu.Lock()
+		r.forwarded[eni.ID] = fp
+		if !slices.Contains(r.forwardedENIs[p.ep.ID], eni.ID) {
+			r.forwardedENIs[p.ep.ID] = append(r.forwardedENIs[p.ep.ID], eni.ID)
+		}
+		r.mu.Unlock()
+	}
+	return kernel, nil
 }
 
 // updateBalancer refreshes a target group's balancer from its stored

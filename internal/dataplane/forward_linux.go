@@ -203,8 +203,8 @@ func openNSHandles(name string) (nsHandles, error) {
 }
 
 // fabricSysctls turns on forwarding in an interface namespace of the
-// fabric, with loose reverse-path checks (replies arrive on the fabric link
-// while the main table points elsewhere) and the idle timeout as the
+// fabric, without reverse-path checks (replies arrive on the fabric link
+// while the main table points elsewhere) and with the idle timeout as the
 // lifetime of an established connection.
 func fabricSysctls(nsName, idleSeconds string) error {
 	var res Result
@@ -214,6 +214,9 @@ func fabricSysctls(nsName, idleSeconds string) error {
 		{"net.ipv4.conf.all.send_redirects", "0"},
 		{"net.ipv4.conf.default.send_redirects", "0"},
 		{"net.ipv4.ip_forward", "1"},
+		// With overlapping VPCs a packet may come from an address this
+		// namespace also has (a target with the endpoint's address).
+		{"net.ipv4.conf.all.accept_local", "1"},
 		{"net.netfilter.nf_conntrack_tcp_timeout_established", idleSeconds},
 		{"net.netfilter.nf_conntrack_tcp_be_liberal", "1"},
 	}, &res)
@@ -312,6 +315,9 @@ func syncFabricRoutes(h nsHandles, nsName string, peer netip.Addr) error {
 	for _, link := range links {
 		want[fabricMark(link.Attrs().Index)] = link
 	}
+	if err := moveLocalRule(h, nsName); err != nil {
+		return err
+	}
 	rules, err := h.nl.RuleList(netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("dataplane: list rules in %s: %w", nsName, err)
@@ -356,6 +362,47 @@ func syncFabricRoutes(h nsHandles, nsName string, peer netip.Addr) error {
 	return nil
 }
 
+// fabricLocalPriority is where the local table's rule moves to, after the
+// fabric rules.
+const fabricLocalPriority = 200
+
+// moveLocalRule puts the local table's lookup after the fabric rules. A
+// translated connection must follow its mark even when its new address is
+// one of the namespace's own: with overlapping VPCs a target may have the
+// endpoint interface's address, or a client the load balancer's.
+func moveLocalRule(h nsHandles, nsName string) error {
+	rules, err := h.nl.RuleList(netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("dataplane: list rules in %s: %w", nsName, err)
+	}
+	var first *netlink.Rule
+	moved := false
+	for i, r := range rules {
+		if r.Table != unix.RT_TABLE_LOCAL || r.Mark != 0 || r.Src != nil || r.Dst != nil {
+			continue
+		}
+		switch r.Priority {
+		case 0:
+			first = &rules[i]
+		case fabricLocalPriority:
+			moved = true
+		}
+	}
+	if !moved {
+		r := netlink.NewRule()
+		r.Family, r.Priority, r.Table = netlink.FAMILY_V4, fabricLocalPriority, unix.RT_TABLE_LOCAL
+		if err := h.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("dataplane: move local rule in %s: %w", nsName, err)
+		}
+	}
+	if first != nil {
+		if err := h.nl.RuleDel(first); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("dataplane: move local rule in %s: %w", nsName, err)
+		}
+	}
+	return nil
+}
+
 // fabricChain is one chain of a fabric table.
 type fabricChain struct {
 	name  string
@@ -382,11 +429,22 @@ func loadMarkBits() []expr.Any {
 	}
 }
 
-// forwardedOnly accepts forwarded packets of fabric connections and drops
-// every other forwarded packet (the namespace is not a router).
-func forwardedOnly() fabricChain {
+// forwardedOnly accepts the forwarded packets of fabric connections that
+// leave the way their direction must (originals through an interface named
+// origOut, replies through replyOut, both prefixes) and drops every other
+// forwarded packet: the namespace is not a router, and a connection whose
+// fabric link is gone must not fall back to the main table.
+func forwardedOnly(origOut, replyOut []byte) fabricChain {
+	rule := func(dir byte, out []byte) []expr.Any {
+		return append([]expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{dir}},
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: out},
+		}, append(loadMarkBits(), &expr.Verdict{Kind: expr.VerdictAccept})...)
+	}
 	return fabricChain{name: "forward", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityFilter, drop: true,
-		rules: [][]expr.Any{append(loadMarkBits(), &expr.Verdict{Kind: expr.VerdictAccept})}}
+		rules: [][]expr.Any{rule(ctDirOriginal, origOut), rule(ctDirReply, replyOut)}}
 }
 
 // markFromConn copies a fabric connection's mark to packets of the given
@@ -446,7 +504,7 @@ func endpointChains(f Forwarding, marks map[string]uint32) []fabricChain {
 	}
 	mark := fabricChain{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityMangle,
 		rules: [][]expr.Any{markFromConn(ctDirOriginal)}}
-	return []fabricChain{mark, dnat, forwardedOnly()}
+	return []fabricChain{mark, dnat, forwardedOnly([]byte(fabricLinkPrefix), ifnameBytes(ifaceLink))}
 }
 
 // nodeChains are the load balancer interface's table: a connection that
@@ -474,7 +532,7 @@ func nodeChains(addr netip.Addr) []fabricChain {
 		}, append(loadMarkBits(),
 			&expr.Immediate{Register: reg1, Data: a[:]},
 			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1})...)}}
-	return []fabricChain{mark, forwardedOnly(), snat}
+	return []fabricChain{mark, forwardedOnly(ifnameBytes(ifaceLink), []byte(fabricLinkPrefix)), snat}
 }
 
 // writeFabricTable replaces the namespace's fabric table in one batch.

@@ -15,9 +15,11 @@ import (
 )
 
 // fabricEnv is a consumer VPC (client a1 10.77.1.10, endpoint interface a2
-// 10.77.1.11) and a provider VPC with the same CIDR (load balancer
-// interface a2x 10.77.1.11, targets b1x 10.77.2.10 and a1x 10.77.1.10), so
-// every address of the path also exists on the other side.
+// 10.77.1.11, b1 10.77.2.10) and a provider VPC with the same CIDR (load
+// balancer interface b1x 10.77.2.10, targets a1x 10.77.1.10 and a2x
+// 10.77.1.11), so every address of the path is also one on the other side:
+// a target has the endpoint interface's address and the client's, and the
+// load balancer has another consumer instance's.
 type fabricEnv struct {
 	*testEnv
 	fwd Forwarding
@@ -33,7 +35,7 @@ func newFabricEnv(t *testing.T) *fabricEnv {
 	}
 	e.apply(consumer)
 	e.apply(provider)
-	for _, target := range []struct{ eni, addr string }{{"eni-b1x", "10.77.2.10:8080"}, {"eni-a1x", "10.77.1.10:8080"}} {
+	for _, target := range []struct{ eni, addr string }{{"eni-a2x", "10.77.1.11:8080"}, {"eni-a1x", "10.77.1.10:8080"}} {
 		e.servePeer(target.eni, target.addr)
 	}
 	return &fabricEnv{testEnv: e, fwd: Forwarding{
@@ -41,8 +43,8 @@ func newFabricEnv(t *testing.T) *fabricEnv {
 		Addr:        netip.MustParseAddr("10.77.1.11"),
 		IdleTimeout: time.Minute,
 		Ports: []ForwardedPort{{
-			Port: 80, Node: "eni-a2x", NodeAddr: netip.MustParseAddr("10.77.1.11"),
-			Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.2.10:8080"), netip.MustParseAddrPort("10.77.1.10:8080")},
+			Port: 80, Node: "eni-b1x", NodeAddr: netip.MustParseAddr("10.77.2.10"),
+			Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.1.11:8080"), netip.MustParseAddrPort("10.77.1.10:8080")},
 		}},
 	}}
 }
@@ -116,8 +118,8 @@ func TestForwardingCarriesConnectionsAcrossOverlappingVPCs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
-		if !strings.HasPrefix(peer, "10.77.1.11:") {
-			t.Fatalf("target %s saw peer %s, want the load balancer interface 10.77.1.11", target, peer)
+		if !strings.HasPrefix(peer, "10.77.2.10:") {
+			t.Fatalf("target %s saw peer %s, want the load balancer interface 10.77.2.10", target, peer)
 		}
 		fmt.Fprintf(c, "ping %d\n", i)
 		if got, err := r.ReadString('\n'); err != nil || got != fmt.Sprintf("ping %d\n", i) {
@@ -135,9 +137,9 @@ func TestForwardingCarriesConnectionsAcrossOverlappingVPCs(t *testing.T) {
 	}
 	// The provider's own instances are not reachable through the fabric link
 	// other than by translated connections.
-	if c, err := e.dial("eni-a1", "10.77.2.10:8080", dropTimeout); err == nil {
+	if c, err := e.dial("eni-a1", "10.77.1.11:8080", dropTimeout); err == nil {
 		c.Close()
-		t.Fatal("the consumer reached a provider address directly")
+		t.Fatal("the consumer reached a target port directly")
 	}
 }
 
@@ -152,14 +154,14 @@ func TestForwardingTargetChangeKeepsLiveConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if target == "10.77.2.10:8080" {
+		if target == "10.77.1.11:8080" {
 			live, liveR, liveTarget = c, r, target
 		} else {
 			c.Close()
 		}
 	}
 	if live == nil {
-		t.Fatal("no connection reached 10.77.2.10")
+		t.Fatal("no connection reached 10.77.1.11")
 	}
 	defer live.Close()
 	only := e.fwd
@@ -203,7 +205,7 @@ func TestRemoveForwardingCutsConnections(t *testing.T) {
 		c.Close()
 		t.Fatal("new connection accepted after RemoveForwarding")
 	}
-	for _, eni := range []string{"eni-a2", "eni-a2x"} {
+	for _, eni := range []string{"eni-a2", "eni-b1x"} {
 		h, err := openNSHandles(e.l.InterfaceNamespace(eni))
 		if err != nil {
 			t.Fatal(err)

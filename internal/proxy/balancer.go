@@ -128,13 +128,40 @@ func (b *Balancer) SetState(id string, st TargetState) bool {
 // does. The same flowHash always yields the same target for the same set.
 func (b *Balancer) Pick(clientAZ string, flowHash uint64) (Target, bool) {
 	s := b.set.Load()
-	p := &s.all
-	if clientAZ != "" && !b.crossZone.Load() {
-		if p = s.byAZ[clientAZ]; p == nil {
-			return Target{}, false
-		}
+	p := s.poolFor(clientAZ, b.crossZone.Load())
+	if p == nil {
+		return Target{}, false
 	}
 	return p.pick(s.targets, flowHash)
+}
+
+// Candidates returns the targets Pick chooses among for a new flow in
+// clientAZ: the healthy ones considered, or, failing open, every routable
+// one. A data path that spreads flows itself (the kernel's) uses it.
+func (b *Balancer) Candidates(clientAZ string) []Target {
+	s := b.set.Load()
+	p := s.poolFor(clientAZ, b.crossZone.Load())
+	if p == nil {
+		return nil
+	}
+	c := p.healthy
+	if len(c) == 0 {
+		c = p.routable
+	}
+	out := make([]Target, 0, len(c))
+	for _, i := range c {
+		out = append(out, s.targets[i])
+	}
+	return out
+}
+
+// poolFor returns the pool of the zone (every zone with cross-zone on or an
+// empty zone), nil when the zone has no targets.
+func (s *targetSet) poolFor(clientAZ string, crossZone bool) *pool {
+	if clientAZ == "" || crossZone {
+		return &s.all
+	}
+	return s.byAZ[clientAZ]
 }
 
 // FlowHash hashes a flow's 5-tuple (FNV-1a over the addresses, ports and

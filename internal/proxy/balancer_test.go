@@ -105,6 +105,14 @@ func TestBalancerPick(t *testing.T) {
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Fatalf("targets picked (-want +got):\n%s", d)
 			}
+			var cands []string
+			for _, c := range bal.Candidates(tt.clientAZ) {
+				cands = append(cands, c.ID)
+			}
+			slices.Sort(cands)
+			if d := cmp.Diff(tt.want, cands); d != "" {
+				t.Fatalf("Candidates differ from what Pick uses (-want +got):\n%s", d)
+			}
 		})
 	}
 }

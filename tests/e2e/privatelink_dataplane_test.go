@@ -415,6 +415,15 @@ func TestPrivateLinkTraffic(t *testing.T) {
 		return err == nil && strings.Contains(answer, "vpce="+s.endpointID) && strings.Contains(answer, "src="+s.clientIP+":")
 	})
 
+	// Without the header again, connections are forwarded by the kernel
+	// (PROXY v2 needs the relaying listener), and carry no header.
+	ok(s.prov.ELBv2.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{TargetGroupArn: &s.tgARN,
+		Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("proxy_protocol_v2.enabled"), Value: aws.String("false")}}}))(t)
+	eventually(t, "no PROXY v2 header after turning it off", 10*time.Second, func() bool {
+		answer, err := ask(ctx, clientNS, endpoint)
+		return err == nil && !strings.Contains(answer, "vpce="+s.endpointID)
+	})
+
 	// Health-check failover: stop target one; new connections go to two.
 	stopTarget(t, s.targetIP)
 	eventually(t, "traffic only to the healthy target", 15*time.Second, func() bool {
