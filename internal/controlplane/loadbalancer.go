@@ -650,5 +650,3 @@ func (cp *ControlPlane) ModifyLoadBalancerAttributes(ctx context.Context, c *Cal
 	})
 	return out, err
 }
-
-

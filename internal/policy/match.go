@@ -251,8 +251,6 @@ func hasPrefixCase(s, prefix string, fold bool) bool {
 	return s[:len(prefix)] == prefix
 }
 
-
-
 func lowerASCII(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
