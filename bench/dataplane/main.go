@@ -15,7 +15,7 @@
 //
 // It needs root on Linux, iperf3 and ip(8):
 //
-//	go run ./bench/dataplane [--iperf-time 5s] [--rtts 20000] [--conn-time 5s] [--endpoints 100]
+//	go run ./bench/dataplane [--iperf-time 5s] [--rounds 5] [--rtts 20000] [--conn-time 5s] [--endpoints 100]
 package main
 
 import (
@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ const (
 
 type options struct {
 	iperfTime     time.Duration
+	rounds        int
 	rtts          int
 	connTime      time.Duration
 	dialers       int
@@ -69,8 +71,12 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == connClientFlag {
+		os.Exit(connClientMain(os.Args[2:]))
+	}
 	var o options
 	flag.DurationVar(&o.iperfTime, "iperf-time", 5*time.Second, "length of each iperf3 run")
+	flag.IntVar(&o.rounds, "rounds", 5, "throughput rounds (each a direct and an endpoint run); the median ratio is reported")
 	flag.IntVar(&o.rtts, "rtts", 20000, "64-byte round trips per latency run")
 	flag.DurationVar(&o.connTime, "conn-time", 5*time.Second, "length of each connection-rate run")
 	flag.IntVar(&o.dialers, "dialers", 64, "concurrent dialers in the connection-rate runs")
@@ -208,19 +214,28 @@ func (b *bench) run() error {
 	direct, through := b.targetIP, b.endpointIP
 	addr := func(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
-	// 1. Throughput.
-	dBps, err := b.iperf(b.directNS, addr(direct, iperfPort))
-	if err != nil {
-		return fmt.Errorf("iperf3 direct: %w", err)
+	// 1. Throughput: rounds alternate direct and endpoint runs, so a burst
+	// of load from elsewhere on the machine hits both alike; the median
+	// round decides.
+	var ratios []float64
+	fmt.Printf("throughput (iperf3, 1 stream, %s per run, %d rounds of direct then endpoint)\n", b.o.iperfTime, b.o.rounds)
+	for round := 1; round <= b.o.rounds; round++ {
+		dBps, err := b.iperf(b.directNS, addr(direct, iperfPort))
+		if err != nil {
+			return fmt.Errorf("iperf3 direct: %w", err)
+		}
+		stop := b.startProfile("iperf")
+		eBps, err := b.iperf(b.clientNS, addr(through, iperfPort))
+		stop()
+		if err != nil {
+			return fmt.Errorf("iperf3 through the endpoint: %w", err)
+		}
+		ratios = append(ratios, eBps/dBps)
+		fmt.Printf("  round %d: direct %6.2f Gbit/s  endpoint %6.2f Gbit/s  ratio %.3f\n", round, dBps/1e9, eBps/1e9, eBps/dBps)
 	}
-	stop := b.startProfile("iperf")
-	eBps, err := b.iperf(b.clientNS, addr(through, iperfPort))
-	stop()
-	if err != nil {
-		return fmt.Errorf("iperf3 through the endpoint: %w", err)
-	}
-	fmt.Printf("throughput (iperf3, 1 stream, %s)\n  direct   %7.2f Gbit/s\n  endpoint %7.2f Gbit/s\n  ratio %.3f — target >= 0.8: %s\n\n",
-		b.o.iperfTime, dBps/1e9, eBps/1e9, eBps/dBps, harness.Verdict(eBps/dBps >= 0.8))
+	slices.Sort(ratios)
+	med := ratios[len(ratios)/2]
+	fmt.Printf("  median ratio %.3f (min %.3f, max %.3f) — target >= 0.8: %s\n\n", med, ratios[0], ratios[len(ratios)-1], harness.Verdict(med >= 0.8))
 
 	// 2. Latency.
 	dLat, err := b.rtt(ctx, b.directNS, addr(direct, echoPort))
@@ -242,7 +257,7 @@ func (b *bench) run() error {
 	if err != nil {
 		return fmt.Errorf("connections direct: %w", err)
 	}
-	stop = b.startProfile("conn")
+	stop := b.startProfile("conn")
 	eRate, eFail, err := b.connRate(b.clientNS, addr(through, connPort))
 	stop()
 	if err != nil {
@@ -596,54 +611,6 @@ func (b *bench) rtt(ctx context.Context, ns, addr string) (harness.Latencies, er
 		}
 	}
 	return lat, nil
-}
-
-// connRate runs the dialers from ns for connTime. Each dialer holds an OS
-// thread switched into ns for the whole run, so every socket it opens is in
-// ns without a namespace switch per connection. It returns completed
-// connections per second and how many failed.
-func (b *bench) connRate(ns, addr string) (float64, int64, error) {
-	var okN, failN atomic.Int64
-	deadline := time.Now().Add(b.o.connTime)
-	start := time.Now()
-	var wg sync.WaitGroup
-	errc := make(chan error, b.o.dialers)
-	for range b.o.dialers {
-		wg.Go(func() {
-			errc <- dataplane.RunInNamespace(ns, func() error {
-				d := net.Dialer{Timeout: 2 * time.Second}
-				var one [1]byte
-				for time.Now().Before(deadline) {
-					c, err := d.Dial("tcp", addr)
-					if err != nil {
-						failN.Add(1)
-						continue
-					}
-					c.SetDeadline(time.Now().Add(2 * time.Second))
-					_, err = c.Write(one[:])
-					if err == nil {
-						_, err = io.ReadFull(c, one[:])
-					}
-					c.Close()
-					if err != nil {
-						failN.Add(1)
-						continue
-					}
-					okN.Add(1)
-				}
-				return nil
-			})
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	return float64(okN.Load()) / elapsed.Seconds(), failN.Load(), nil
 }
 
 // manyEndpoints creates consumer VPCs (each with a client) up front, then

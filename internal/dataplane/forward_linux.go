@@ -217,6 +217,8 @@ func fabricSysctls(nsName, idleSeconds string) error {
 		// With overlapping VPCs a packet may come from an address this
 		// namespace also has (a target with the endpoint's address).
 		{"net.ipv4.conf.all.accept_local", "1"},
+		// Forwarded packets need no socket lookup before routing.
+		{"net.ipv4.tcp_early_demux", "0"},
 		{"net.netfilter.nf_conntrack_tcp_timeout_established", idleSeconds},
 		{"net.netfilter.nf_conntrack_tcp_be_liberal", "1"},
 	}, &res)

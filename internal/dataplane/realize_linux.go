@@ -172,6 +172,9 @@ func (l *Linux) ensureRouterBase(nsName string, h nsHandles, v VPC, res *Result)
 		{"net.ipv4.conf.default.rp_filter", "0"},
 		{"net.ipv4.conf.all.send_redirects", "0"},
 		{"net.ipv4.conf.default.send_redirects", "0"},
+		// A router forwards: looking up a local socket for every TCP
+		// packet before routing it (early demux) is wasted work.
+		{"net.ipv4.tcp_early_demux", "0"},
 	}, res); err != nil {
 		return err
 	}
