@@ -51,7 +51,7 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 	}
 	defer ep.close()
 	idle := strconv.Itoa(f.idleSeconds())
-	if err := fabricSysctls(epNS, idle); err != nil {
+	if err := l.prepareOnce(epNS, idle, func() error { return fabricSysctls(epNS, idle) }); err != nil {
 		return err
 	}
 	nodeAddr := map[string]netip.Addr{}
@@ -68,13 +68,13 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 		if err != nil {
 			return err
 		}
-		err = l.ensureNode(nodeNS, nh, nodeAddr[node], idle)
+		err = l.prepareOnce(nodeNS, idle+" "+nodeAddr[node].String(), func() error { return l.ensureNode(nodeNS, nh, nodeAddr[node], idle) })
 		if err == nil {
-			var link netlink.Link
-			link, err = ensureFabricLink(ep, epNS, f.ENI, nh, nodeNS, node)
+			var link, peer netlink.Link
+			link, peer, err = ensureFabricLink(ep, epNS, f.ENI, nh, nodeNS, node)
 			if err == nil {
 				marks[node] = fabricMark(link.Attrs().Index)
-				err = syncFabricRoutes(nh, nodeNS, fabricEndpointSide)
+				err = ensureFabricRoute(nh, nodeNS, peer, fabricEndpointSide)
 			}
 		}
 		nh.close()
@@ -224,30 +224,55 @@ func fabricSysctls(nsName, idleSeconds string) error {
 	}, &res)
 }
 
-// ensureNode prepares a load balancer interface namespace: sysctls and its
-// table, which marks connections by the fabric link they came in on and
-// translates them to the load balancer's address on the way out.
+// ensureNode prepares a load balancer interface namespace: sysctls, the
+// local table's rule after the fabric's, and its table, which marks
+// connections by the fabric link they came in on and translates them to
+// the load balancer's address on the way out.
 func (l *Linux) ensureNode(nodeNS string, nh nsHandles, addr netip.Addr, idle string) error {
 	if err := fabricSysctls(nodeNS, idle); err != nil {
+		return err
+	}
+	if err := moveLocalRule(nh, nodeNS); err != nil {
 		return err
 	}
 	return writeFabricTable(int(nh.ns), nodeChains(addr))
 }
 
+// prepareOnce runs prepare unless it already ran for this very namespace
+// (not one recreated under the same name) with the same key. A load
+// balancer namespace serves every endpoint of its service, so this keeps
+// adding one endpoint from redoing the shared work.
+func (l *Linux) prepareOnce(nsName, key string, prepare func() error) error {
+	var st unix.Stat_t
+	if err := unix.Stat(nsPath(nsName), &st); err != nil {
+		return fmt.Errorf("dataplane: stat %s: %w", nsName, err)
+	}
+	key = strconv.FormatUint(st.Ino, 10) + " " + key
+	if l.prepared[nsName] == key {
+		return nil
+	}
+	if err := prepare(); err != nil {
+		return err
+	}
+	l.prepared[nsName] = key
+	return nil
+}
+
 // ensureFabricLink returns the endpoint side of the fabric link between an
 // endpoint interface namespace and a load balancer interface namespace,
-// creating the veth pair, its addresses and its state when missing.
-func ensureFabricLink(ep nsHandles, epNS, epENI string, nh nsHandles, nodeNS, node string) (netlink.Link, error) {
+// creating the veth pair, its addresses and its state when missing; it
+// returns the load balancer side too.
+func ensureFabricLink(ep nsHandles, epNS, epENI string, nh nsHandles, nodeNS, node string) (netlink.Link, netlink.Link, error) {
 	name, peerName := fabricLinkName(node), fabricLinkName(epENI)
 	link, err := ep.nl.LinkByName(name)
 	if err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
-		return nil, fmt.Errorf("dataplane: find %s in %s: %w", name, epNS, err)
+		return nil, nil, fmt.Errorf("dataplane: find %s in %s: %w", name, epNS, err)
 	}
 	if link == nil {
 		// A half left by a crash between create and alias would block the name.
 		if stale, err := nh.nl.LinkByName(peerName); err == nil {
 			if err := nh.nl.LinkDel(stale); err != nil {
-				return nil, fmt.Errorf("dataplane: delete stale %s in %s: %w", peerName, nodeNS, err)
+				return nil, nil, fmt.Errorf("dataplane: delete stale %s in %s: %w", peerName, nodeNS, err)
 			}
 		}
 		veth := &netlink.Veth{
@@ -257,15 +282,15 @@ func ensureFabricLink(ep nsHandles, epNS, epENI string, nh nsHandles, nodeNS, no
 			PeerMTU:       ifaceMTU,
 		}
 		if err := ep.nl.LinkAdd(veth); err != nil {
-			return nil, fmt.Errorf("dataplane: add fabric link %s in %s: %w", name, epNS, err)
+			return nil, nil, fmt.Errorf("dataplane: add fabric link %s in %s: %w", name, epNS, err)
 		}
 		if link, err = ep.nl.LinkByName(name); err != nil {
-			return nil, fmt.Errorf("dataplane: find new %s in %s: %w", name, epNS, err)
+			return nil, nil, fmt.Errorf("dataplane: find new %s in %s: %w", name, epNS, err)
 		}
 	}
 	peer, err := nh.nl.LinkByName(peerName)
 	if err != nil {
-		return nil, fmt.Errorf("dataplane: fabric link %s has no peer %s in %s: %w", name, peerName, nodeNS, err)
+		return nil, nil, fmt.Errorf("dataplane: fabric link %s has no peer %s in %s: %w", name, peerName, nodeNS, err)
 	}
 	for _, side := range []struct {
 		h     nsHandles
@@ -277,17 +302,17 @@ func ensureFabricLink(ep nsHandles, epNS, epENI string, nh nsHandles, nodeNS, no
 		var res Result
 		if side.link.Attrs().Alias != side.alias {
 			if err := side.h.nl.LinkSetAlias(side.link, side.alias); err != nil {
-				return nil, fmt.Errorf("dataplane: alias of %s in %s: %w", side.link.Attrs().Name, side.ns, err)
+				return nil, nil, fmt.Errorf("dataplane: alias of %s in %s: %w", side.link.Attrs().Name, side.ns, err)
 			}
 		}
 		if err := syncAddrs(side.h.nl, side.link, []netip.Prefix{netip.PrefixFrom(side.addr, 32)}, func(netip.Prefix) bool { return true }, &res, side.ns); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := ensureUp(side.h.nl, side.link, &res, side.ns); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return link, nil
+	return link, peer, nil
 }
 
 // fabricLinks lists a namespace's fabric links.
@@ -339,26 +364,12 @@ func syncFabricRoutes(h nsHandles, nsName string, peer netip.Addr) error {
 			return fmt.Errorf("dataplane: delete stale fabric rule in %s: %w", nsName, err)
 		}
 	}
-	all := uint32(0xffffffff)
 	for m, link := range want {
-		route := &netlink.Route{
-			LinkIndex: link.Attrs().Index,
-			Dst:       prefixIPNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)),
-			Gw:        peer.AsSlice(),
-			Table:     int(m),
-			Flags:     int(netlink.FLAG_ONLINK),
-			Protocol:  routeProto,
-		}
-		if err := h.nl.RouteReplace(route); err != nil {
-			return fmt.Errorf("dataplane: fabric route over %s in %s: %w", link.Attrs().Name, nsName, err)
-		}
 		if have[m] {
 			continue
 		}
-		r := netlink.NewRule()
-		r.Family, r.Priority, r.Mark, r.Mask, r.Table = netlink.FAMILY_V4, fabricRulePriority, m, &all, int(m)
-		if err := h.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("dataplane: fabric rule for %s in %s: %w", link.Attrs().Name, nsName, err)
+		if err := ensureFabricRoute(h, nsName, link, peer); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -401,6 +412,29 @@ func moveLocalRule(h nsHandles, nsName string) error {
 		if err := h.nl.RuleDel(first); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("dataplane: move local rule in %s: %w", nsName, err)
 		}
+	}
+	return nil
+}
+
+// ensureFabricRoute gives one fabric link its routing table and rule.
+func ensureFabricRoute(h nsHandles, nsName string, link netlink.Link, peer netip.Addr) error {
+	m := fabricMark(link.Attrs().Index)
+	route := &netlink.Route{
+		LinkIndex: link.Attrs().Index,
+		Dst:       prefixIPNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)),
+		Gw:        peer.AsSlice(),
+		Table:     int(m),
+		Flags:     int(netlink.FLAG_ONLINK),
+		Protocol:  routeProto,
+	}
+	if err := h.nl.RouteReplace(route); err != nil {
+		return fmt.Errorf("dataplane: fabric route over %s in %s: %w", link.Attrs().Name, nsName, err)
+	}
+	all := uint32(0xffffffff)
+	r := netlink.NewRule()
+	r.Family, r.Priority, r.Mark, r.Mask, r.Table = netlink.FAMILY_V4, fabricRulePriority, m, &all, int(m)
+	if err := h.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("dataplane: fabric rule for %s in %s: %w", link.Attrs().Name, nsName, err)
 	}
 	return nil
 }

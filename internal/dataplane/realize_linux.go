@@ -34,8 +34,10 @@ type Linux struct {
 	cfg Config
 	log *slog.Logger
 	mu  sync.Mutex // serializes applies: namespaces and tables are shared objects
-	// fabricMu serializes changes to the PrivateLink fabric (forward_linux.go).
+	// fabricMu serializes changes to the PrivateLink fabric (forward_linux.go);
+	// prepared is guarded by it.
 	fabricMu sync.Mutex
+	prepared map[string]string
 }
 
 var _ Realizer = (*Linux)(nil)
@@ -49,7 +51,7 @@ func New(cfg Config, log *slog.Logger) (*Linux, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Linux{cfg: cfg, log: log.With("component", "dataplane")}, nil
+	return &Linux{cfg: cfg, log: log.With("component", "dataplane"), prepared: map[string]string{}}, nil
 }
 
 // RouterNamespace names the VPC's router namespace.
