@@ -311,6 +311,7 @@ func ensureFabricLink(ep nsHandles, epNS, epENI string, nh nsHandles, nodeNS, no
 		if err := ensureUp(side.h.nl, side.link, &res, side.ns); err != nil {
 			return nil, nil, err
 		}
+		ensureBigTCP(side.h.nl, side.link, &res, side.ns)
 	}
 	return link, peer, nil
 }

@@ -217,6 +217,7 @@ func (l *Linux) ensureUplink(routerNS string, router nsHandles, v VPC, res *Resu
 		if err := ensureUp(side.nl, side.link, res, side.ns); err != nil {
 			return uplink{}, err
 		}
+		ensureBigTCP(side.nl, side.link, res, side.ns)
 		if err := syncAddrs(side.nl, side.link, []netip.Prefix{netip.PrefixFrom(side.addr, 31)}, func(netip.Prefix) bool { return true }, res, side.ns); err != nil {
 			return uplink{}, err
 		}
