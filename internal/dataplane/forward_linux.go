@@ -225,14 +225,16 @@ func fabricSysctls(nsName, idleSeconds string) error {
 }
 
 // ensureNode prepares a load balancer interface namespace: sysctls, the
-// local table's rule after the fabric's, and its table, which marks
+// fabric rules (the local table's after them), and its table, which marks
 // connections by the fabric link they came in on and translates them to
 // the load balancer's address on the way out.
 func (l *Linux) ensureNode(nodeNS string, nh nsHandles, addr netip.Addr, idle string) error {
 	if err := fabricSysctls(nodeNS, idle); err != nil {
 		return err
 	}
-	if err := moveLocalRule(nh, nodeNS); err != nil {
+	// Rules of links whose endpoint namespace vanished (removed as an
+	// orphan while privlink was down) go; the links' own routes went with them.
+	if err := syncFabricRoutes(nh, nodeNS, fabricEndpointSide); err != nil {
 		return err
 	}
 	return writeFabricTable(int(nh.ns), nodeChains(addr))

@@ -267,3 +267,60 @@ func TestAckSegmentChecksums(t *testing.T) {
 		t.Fatalf("flags = %#x, want a bare ACK", pkt[33])
 	}
 }
+
+// An endpoint namespace removed while privlink was down leaves no fabric
+// rule behind at the load balancer once privlink forwards again.
+func TestForwardingCleansUpAfterVanishedEndpoint(t *testing.T) {
+	e := newFabricEnv(t)
+	e.applyFwd(e.fwd)
+	if err := deleteNamedNS(e.l.InterfaceNamespace(e.fwd.ENI)); err != nil {
+		t.Fatal(err)
+	}
+	// The kernel dismantles a deleted namespace, and so the veth pair,
+	// in the background.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		h, err := openNSHandles(e.l.InterfaceNamespace("eni-b1x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		links, _ := fabricLinks(h)
+		h.close()
+		if len(links) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fabric link outlived its endpoint namespace")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	restarted, err := New(e.l.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := e.fwd
+	other.ENI, other.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	if err := restarted.ApplyForwarding(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	h, err := openNSHandles(e.l.InterfaceNamespace("eni-b1x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	links, _ := fabricLinks(h)
+	rules, _ := h.nl.RuleList(netlink.FAMILY_V4)
+	n := 0
+	for _, r := range rules {
+		if r.Priority == fabricRulePriority {
+			n++
+		}
+	}
+	if len(links) != 1 || n != 1 {
+		t.Fatalf("load balancer namespace has %d fabric links and %d fabric rules, want 1 and 1", len(links), n)
+	}
+	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
+	if err != nil {
+		t.Fatalf("through the remaining endpoint interface: %v", err)
+	}
+	c.Close()
+}

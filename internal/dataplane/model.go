@@ -1,6 +1,7 @@
 // Package dataplane owns the Linux realization of declared VPC networks
-// (namespaces, veth links, routes, nftables) and must not import other
-// privlink packages or read the control-plane store.
+// (namespaces, veth links, routes, nftables) and of the PrivateLink fabric
+// that forwards endpoint connections between them in the kernel; it must
+// not import other privlink packages or read the control-plane store.
 package dataplane
 
 import (
