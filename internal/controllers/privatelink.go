@@ -707,9 +707,11 @@ func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool,
 		}
 		fp := fmt.Sprint(f)
 		r.mu.Lock()
-		same := r.forwarded[eni.ID] == fp
+		prev := r.forwarded[eni.ID]
 		r.mu.Unlock()
-		if same {
+		// An interface with nothing to forward that never forwarded (an
+		// endpoint to an AWS service, say) needs no fabric at all.
+		if prev == fp || len(f.Ports) == 0 && (prev == "" || prev == notForwarded) {
 			continue
 		}
 		if err := fw.ApplyForwarding(ctx, f); err != nil {
