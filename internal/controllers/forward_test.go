@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 type forwardDP struct {
 	*loopDP
 	mu      sync.Mutex
+	refuse  error                           // ApplyForwarding fails with it when set
 	applied map[string]dataplane.Forwarding // by endpoint interface
 	removed map[string]int
 }
@@ -26,6 +29,9 @@ func (d *forwardDP) ApplyForwarding(_ context.Context, f dataplane.Forwarding) e
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.refuse != nil {
+		return d.refuse
+	}
 	d.applied[f.ENI] = f
 	return nil
 }
@@ -156,5 +162,40 @@ func TestEndpointKernelForwarding(t *testing.T) {
 	}
 	if got := relayed(); len(got) != 0 {
 		t.Fatalf("relayed ports after reject: %v", got)
+	}
+}
+
+// A data plane that cannot forward in the kernel still carries the traffic:
+// the relay takes the ports.
+func TestEndpointRelaysWhenKernelForwardingFails(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cp, db := newCP(t)
+	p, c := root(providerAcct), root(consumerAcct)
+	dp := &forwardDP{loopDP: newLoopDP(), applied: map[string]dataplane.Forwarding{}, removed: map[string]int{}, refuse: errors.New("no NAT in this kernel")}
+	tcpEcho, _ := echoServers(t)
+
+	pvpc := must(cp.CreateVpc(ctx, p, controlplane.CreateVpcInput{CidrBlock: "10.0.0.0/16"}))(t)
+	psub := must(cp.CreateSubnet(ctx, p, controlplane.CreateSubnetInput{VpcID: pvpc.ID, CidrBlock: "10.0.1.0/24", AvailabilityZone: "us-east-1a"}))(t)
+	lb := must(cp.CreateLoadBalancer(ctx, p, controlplane.CreateLoadBalancerInput{Name: "nlb", Type: "network", Scheme: "internal", Subnets: []string{psub.ID}}))(t)
+	check(t, cp.LoadBalancerActive(ctx, lb.ARN))
+	tg := must(cp.CreateTargetGroup(ctx, p, controlplane.CreateTargetGroupInput{Name: "tg", Protocol: "TCP", Port: ptr(7000), VpcID: pvpc.ID, TargetType: "ip"}))(t)
+	check(t, cp.RegisterTargets(ctx, p, tg.ARN, []controlplane.TargetSpec{{ID: "10.0.1.50"}}))
+	dp.Serve("tcp", "10.0.1.50:7000", tcpEcho)
+	must(cp.CreateListener(ctx, p, controlplane.CreateListenerInput{LoadBalancerARN: lb.ARN, Protocol: "TCP", Port: ptr(80),
+		DefaultActions: []controlplane.ListenerAction{{Type: "forward", TargetGroupARN: tg.ARN}}}))(t)
+	svc := must(cp.CreateVpcEndpointServiceConfiguration(ctx, p, controlplane.CreateEndpointServiceInput{NetworkLoadBalancerARNs: []string{lb.ARN}}))(t)
+	must(cp.ModifyVpcEndpointServicePermissions(ctx, p, svc.ID, []string{cloud.AccountRootARN(consumerAcct)}, nil))(t)
+	cvpc, csub := consumerNet(t, cp)
+	ep := must(cp.CreateVpcEndpoint(ctx, c, controlplane.CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: cvpc, ServiceName: svc.ServiceName, SubnetIDs: []string{csub}}))(t)
+	epIP := get[cloud.NetworkInterface](t, db, cloud.KindNetworkInterface, ep.NetworkInterfaceIDs[0]).PrivateIPAddress
+
+	r := &Endpoints{DB: db, CP: cp, DP: dp, Life: ctx}
+	must(r.Reconcile(ctx, ep.ID))(t)
+	if got := get[cloud.VpcEndpoint](t, db, cloud.KindVpcEndpoint, ep.ID).State; got != cloud.StateAvailable {
+		t.Fatalf("endpoint %s, want available", got)
+	}
+	if got, err := askTCP(dp.Real("tcp", net.JoinHostPort(epIP, "80")), "hello"); err != nil || got != "tcp hello" {
+		t.Fatalf("through the relay = %q, %v", got, err)
 	}
 }

@@ -665,7 +665,8 @@ func (r *Endpoints) balancer(lb *cloud.LoadBalancer, tg *cloud.TargetGroup) *pro
 // forward tells the kernel, when the data plane can forward, which TCP
 // ports of each of the endpoint's interfaces it carries and to which
 // targets, and returns those ports. Target groups that want a PROXY v2
-// header stay with the relaying listeners.
+// header stay with the relaying listeners, and so does every port of an
+// interface whose forwarding the kernel refused.
 func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool, error) {
 	fw, ok := r.DP.(Forwarder)
 	if !ok {
@@ -715,7 +716,15 @@ func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool,
 			continue
 		}
 		if err := fw.ApplyForwarding(ctx, f); err != nil {
-			return nil, fmt.Errorf("endpoint %s: kernel forwarding on %s: %w", p.ep.ID, eni.ID, err)
+			// The relay carries what the kernel cannot (a kernel without
+			// NAT, say); the fabric is tried again on the next change.
+			r.Log.Warn("kernel forwarding failed; relaying instead", "endpoint", p.ep.ID, "interface", eni.ID, "err", err)
+			for k := range kernel {
+				if k.eniID == eni.ID {
+					delete(kernel, k)
+				}
+			}
+			continue
 		}
 		r.mu.Lock()
 		r.forwarded[eni.ID] = fp
