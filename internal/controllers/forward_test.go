@@ -47,11 +47,11 @@ func (d *forwardDP) RemoveForwarding(_ context.Context, eni string) error {
 // forwarded returns the targets the kernel forwards port to on eni, and the
 // load balancer interface it leaves from; ok is false when the port is not
 // forwarded.
-func (d *forwardDP) forwarded(eni string, port uint16) (targets []string, node string, ok bool) {
+func (d *forwardDP) forwarded(eni, proto string, port uint16) (targets []string, node string, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range d.applied[eni].Ports {
-		if p.Port == port {
+		if p.Port == port && p.Protocol == proto {
 			for _, t := range p.Targets {
 				targets = append(targets, t.String())
 			}
@@ -83,9 +83,15 @@ func TestEndpointKernelForwarding(t *testing.T) {
 	withHeader := must(cp.CreateTargetGroup(ctx, p, controlplane.CreateTargetGroupInput{Name: "pp2", Protocol: "TCP", Port: ptr(8443), VpcID: pvpc.ID, TargetType: "ip"}))(t)
 	check(t, cp.RegisterTargets(ctx, p, withHeader.ARN, []controlplane.TargetSpec{{ID: "10.0.1.51"}}))
 	must(cp.ModifyTargetGroupAttributes(ctx, p, withHeader.ARN, []controlplane.LoadBalancerAttribute{{Key: "proxy_protocol_v2.enabled", Value: "true"}}))(t)
-	for port, tg := range map[int]string{80: plain.ARN, 443: withHeader.ARN} {
-		must(cp.CreateListener(ctx, p, controlplane.CreateListenerInput{LoadBalancerARN: lb.ARN, Protocol: "TCP", Port: ptr(port),
-			DefaultActions: []controlplane.ListenerAction{{Type: "forward", TargetGroupARN: tg}}}))(t)
+	dns := must(cp.CreateTargetGroup(ctx, p, controlplane.CreateTargetGroupInput{Name: "dns", Protocol: "UDP", Port: ptr(53), VpcID: pvpc.ID, TargetType: "ip"}))(t)
+	check(t, cp.RegisterTargets(ctx, p, dns.ARN, []controlplane.TargetSpec{{ID: "10.0.1.60"}}))
+	for _, l := range []struct {
+		protocol string
+		port     int
+		tg       string
+	}{{"TCP", 80, plain.ARN}, {"TCP", 443, withHeader.ARN}, {"UDP", 53, dns.ARN}} {
+		must(cp.CreateListener(ctx, p, controlplane.CreateListenerInput{LoadBalancerARN: lb.ARN, Protocol: l.protocol, Port: ptr(l.port),
+			DefaultActions: []controlplane.ListenerAction{{Type: "forward", TargetGroupARN: l.tg}}}))(t)
 	}
 	svc := must(cp.CreateVpcEndpointServiceConfiguration(ctx, p, controlplane.CreateEndpointServiceInput{NetworkLoadBalancerARNs: []string{lb.ARN}}))(t)
 	must(cp.ModifyVpcEndpointServicePermissions(ctx, p, svc.ID, []string{cloud.AccountRootARN(consumerAcct)}, nil))(t)
@@ -110,7 +116,7 @@ func TestEndpointKernelForwarding(t *testing.T) {
 		defer r.mu.Unlock()
 		var out []int
 		for k := range r.listeners {
-			if k.endpointID == ep.ID && k.transport == "tcp" {
+			if k.endpointID == ep.ID {
 				out = append(out, k.port)
 			}
 		}
@@ -119,7 +125,7 @@ func TestEndpointKernelForwarding(t *testing.T) {
 	}
 	expect := func(step string, wantTargets []string, wantRelayed []int) {
 		t.Helper()
-		targets, node, ok := dp.forwarded(eni, 80)
+		targets, node, ok := dp.forwarded(eni, "tcp", 80)
 		if wantTargets == nil {
 			if ok {
 				t.Fatalf("%s: port 80 forwarded to %v, want not forwarded", step, targets)
@@ -127,7 +133,7 @@ func TestEndpointKernelForwarding(t *testing.T) {
 		} else if !ok || !slices.Equal(targets, wantTargets) || node != nodeA {
 			t.Fatalf("%s: port 80 forwarded to %v via %s (forwarded %v), want %v via %s", step, targets, node, ok, wantTargets, nodeA)
 		}
-		if _, _, ok := dp.forwarded(eni, 443); ok {
+		if _, _, ok := dp.forwarded(eni, "tcp", 443); ok {
 			t.Fatalf("%s: the PROXY v2 listener is forwarded by the kernel", step)
 		}
 		if got := relayed(); !slices.Equal(got, wantRelayed) {
@@ -136,6 +142,9 @@ func TestEndpointKernelForwarding(t *testing.T) {
 	}
 	// No health yet: fail open within the endpoint's zone.
 	expect("initial", []string{"10.0.1.50:8080"}, []int{443})
+	if targets, _, ok := dp.forwarded(eni, "udp", 53); !ok || !slices.Equal(targets, []string{"10.0.1.60:53"}) {
+		t.Fatalf("UDP/53 forwarded to %v (%v), want 10.0.1.60:53", targets, ok)
+	}
 
 	check(t, cp.SetTargetHealth(ctx, plain.ARN, "10.0.1.50", 8080, cloud.TargetHealth{State: "unhealthy"}))
 	check(t, cp.SetTargetHealth(ctx, plain.ARN, "10.0.2.50", 8080, cloud.TargetHealth{State: "healthy"}))

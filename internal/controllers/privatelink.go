@@ -27,15 +27,15 @@ const everyKey = "*"
 
 // Endpoints drives VPC endpoints through their lifecycle and, with a data
 // plane, carries their traffic. For every interface of an endpoint to a
-// custom service and every load-balancer listener port:
-//   - TCP (TCP, TLS and TCP_UDP listeners) is forwarded by the kernel when
-//     the data plane can (Forwarder) and the target group does not ask for
-//     a PROXY v2 header: connections are translated to a target picked among
-//     the load balancer's candidates and leave from its own interface in the
-//     provider VPC;
+// custom service and every load-balancer listener port and transport (TCP
+// for TCP and TLS listeners, UDP for UDP, both for TCP_UDP):
+//   - the kernel forwards it when the data plane can (Forwarder), unless it
+//     is TCP to a target group that asks for a PROXY v2 header: connections
+//     and flows are translated to a target picked among the load balancer's
+//     candidates and leave from its own interface in the provider VPC;
 //   - otherwise a listener inside the interface's namespace relays each
-//     connection (or UDP flow) to a target picked by the load balancer,
-//     dialed from that same interface, adding the PROXY v2 header if asked.
+//     connection or flow to a target picked by the load balancer, dialed
+//     from that same interface, adding the PROXY v2 header if asked.
 //
 // An endpoint carries traffic only while it is available; rejecting or
 // deleting it cuts live connections and flows.
@@ -662,10 +662,10 @@ func (r *Endpoints) balancer(lb *cloud.LoadBalancer, tg *cloud.TargetGroup) *pro
 	return bal
 }
 
-// forward tells the kernel, when the data plane can forward, which TCP
-// ports of each of the endpoint's interfaces it carries and to which
-// targets, and returns those ports. Target groups that want a PROXY v2
-// header stay with the relaying listeners, and so does every port of an
+// forward tells the kernel, when the data plane can forward, which TCP and
+// UDP ports of each of the endpoint's interfaces it carries and to which
+// targets, and returns those ports. TCP to target groups that want a PROXY
+// v2 header stays with the relaying listeners, and so does every port of an
 // interface whose forwarding the kernel refused.
 func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool, error) {
 	fw, ok := r.DP.(Forwarder)
@@ -682,10 +682,10 @@ func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool,
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s: interface %s address %q: %w", p.ep.ID, eni.ID, eni.PrivateIPAddress, err)
 		}
-		f := dataplane.Forwarding{ENI: eni.ID, Addr: addr, IdleTimeout: r.IdleTimeout}
+		f := dataplane.Forwarding{ENI: eni.ID, Addr: addr, IdleTimeout: r.IdleTimeout, UDPIdleTimeout: r.UDPIdleTimeout}
 		for _, l := range p.listeners {
 			lb, tg := lbs[l.LoadBalancerARN], p.tgs[l.TargetGroupARN]
-			if !carries(l.Protocol, "tcp") || lb == nil || tg == nil || len(lb.AZs) == 0 || tg.Attributes["proxy_protocol_v2.enabled"] == "true" {
+			if lb == nil || tg == nil || len(lb.AZs) == 0 {
 				continue
 			}
 			node := p.nodes[nodeFor(lb, eni.AvailabilityZone).NetworkInterfaceID]
@@ -696,15 +696,21 @@ func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool,
 			if err != nil {
 				continue
 			}
-			kernel[listenerKey{p.ep.ID, eni.ID, l.Port, "tcp"}] = true
 			var targets []netip.AddrPort
 			for _, t := range r.balancer(lb, tg).Candidates(node.AvailabilityZone) {
 				targets = append(targets, t.Addr)
 			}
-			if len(targets) == 0 {
-				continue // no target: connections are reset, as NLB does
+			for _, tr := range listenerTransports(l.Protocol) {
+				// The PROXY v2 header needs the relay (NLB sends it on TCP only).
+				if tr == "tcp" && tg.Attributes["proxy_protocol_v2.enabled"] == "true" {
+					continue
+				}
+				kernel[listenerKey{p.ep.ID, eni.ID, l.Port, tr}] = true
+				if len(targets) == 0 {
+					continue // no target: connections are reset, as NLB does
+				}
+				f.Ports = append(f.Ports, dataplane.ForwardedPort{Protocol: tr, Port: uint16(l.Port), Node: node.ID, NodeAddr: nodeAddr, Targets: targets})
 			}
-			f.Ports = append(f.Ports, dataplane.ForwardedPort{Port: uint16(l.Port), Node: node.ID, NodeAddr: nodeAddr, Targets: targets})
 		}
 		fp := fmt.Sprint(f)
 		r.mu.Lock()

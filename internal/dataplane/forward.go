@@ -10,11 +10,11 @@ import (
 )
 
 // Forwarding is the kernel data path of one endpoint interface, the way
-// PrivateLink's own fabric works: a new TCP connection to the interface's
-// address on a forwarded port is translated, in the kernel, to one of the
-// port's targets and leaves from the load balancer's interface in the
-// provider VPC, translated again to that interface's address. No process
-// touches the bytes, so the path costs what kernel forwarding costs.
+// PrivateLink's own fabric works: a new TCP connection or UDP flow to the
+// interface's address on a forwarded port is translated, in the kernel, to
+// one of the port's targets and leaves from the load balancer's interface
+// in the provider VPC, translated again to that interface's address. No
+// process touches the bytes, so the path costs what kernel forwarding costs.
 //
 // Each endpoint interface namespace gets a veth pair to every load balancer
 // interface namespace it forwards to (the "fabric link"). Connection marks
@@ -31,11 +31,16 @@ type Forwarding struct {
 	// the next packet from either side gets a reset, as NLB does. Zero means
 	// 350 s. It has a resolution of one second.
 	IdleTimeout time.Duration
+	// UDPIdleTimeout ends a UDP flow that moved no datagram for this long;
+	// the next datagram starts a new flow. Zero means NLB's 120 s.
+	UDPIdleTimeout time.Duration
 }
 
 // ForwardedPort is one listener port of a Forwarding.
 type ForwardedPort struct {
-	Port uint16
+	// Protocol is "tcp" (the default when empty) or "udp".
+	Protocol string
+	Port     uint16
 	// Node is the load balancer interface the connections leave from, and
 	// NodeAddr its private IP.
 	Node     string
@@ -47,30 +52,36 @@ type ForwardedPort struct {
 	Targets []netip.AddrPort
 }
 
-// DefaultIdleTimeout is NLB's TCP idle timeout.
-const DefaultIdleTimeout = 350 * time.Second
+// NLB's idle timeouts.
+const (
+	DefaultIdleTimeout    = 350 * time.Second
+	DefaultUDPIdleTimeout = 120 * time.Second
+)
 
 // Validate checks a Forwarding before anything is written.
 func (f Forwarding) Validate() error {
 	if f.ENI == "" || !f.Addr.Is4() {
 		return fmt.Errorf("dataplane: forwarding needs an interface ID and IPv4 address, have %q %v: %w", f.ENI, f.Addr, ErrInvalidModel)
 	}
-	if f.IdleTimeout < 0 {
+	if f.IdleTimeout < 0 || f.UDPIdleTimeout < 0 {
 		return fmt.Errorf("dataplane: forwarding of %s: negative idle timeout: %w", f.ENI, ErrInvalidModel)
 	}
-	seen := map[uint16]bool{}
+	seen := map[string]bool{}
 	for _, p := range f.Ports {
+		key := p.proto() + "/" + fmt.Sprint(p.Port)
 		switch {
+		case p.Protocol != "" && p.Protocol != "tcp" && p.Protocol != "udp":
+			return fmt.Errorf("dataplane: forwarding of %s port %d: protocol %q: %w", f.ENI, p.Port, p.Protocol, ErrInvalidModel)
 		case p.Port == 0:
 			return fmt.Errorf("dataplane: forwarding of %s: port 0: %w", f.ENI, ErrInvalidModel)
-		case seen[p.Port]:
-			return fmt.Errorf("dataplane: forwarding of %s: port %d twice: %w", f.ENI, p.Port, ErrInvalidModel)
+		case seen[key]:
+			return fmt.Errorf("dataplane: forwarding of %s: %s twice: %w", f.ENI, key, ErrInvalidModel)
 		case p.Node == "" || !p.NodeAddr.Is4():
 			return fmt.Errorf("dataplane: forwarding of %s port %d: no load balancer interface: %w", f.ENI, p.Port, ErrInvalidModel)
 		case len(p.Targets) == 0:
 			return fmt.Errorf("dataplane: forwarding of %s port %d: no targets: %w", f.ENI, p.Port, ErrInvalidModel)
 		}
-		seen[p.Port] = true
+		seen[key] = true
 		for _, t := range p.Targets {
 			if !t.Addr().Is4() || t.Port() == 0 {
 				return fmt.Errorf("dataplane: forwarding of %s port %d: bad target %v: %w", f.ENI, p.Port, t, ErrInvalidModel)
@@ -80,13 +91,28 @@ func (f Forwarding) Validate() error {
 	return nil
 }
 
-// idleSeconds is the conntrack timeout of established connections.
-func (f Forwarding) idleSeconds() int {
-	d := f.IdleTimeout
+// timeouts are the conntrack lifetimes, in seconds, of an idle established
+// TCP connection and of an idle UDP flow.
+type timeouts struct{ tcp, udp int }
+
+func (t timeouts) String() string { return fmt.Sprintf("tcp=%ds udp=%ds", t.tcp, t.udp) }
+
+func (f Forwarding) timeouts() timeouts {
+	return timeouts{tcp: seconds(f.IdleTimeout, DefaultIdleTimeout), udp: seconds(f.UDPIdleTimeout, DefaultUDPIdleTimeout)}
+}
+
+func seconds(d, def time.Duration) int {
 	if d == 0 {
-		d = DefaultIdleTimeout
+		d = def
 	}
 	return max(1, int(d/time.Second))
+}
+
+func (p ForwardedPort) proto() string {
+	if p.Protocol == "" {
+		return "tcp"
+	}
+	return p.Protocol
 }
 
 // nodes returns the distinct load balancer interfaces, sorted.
@@ -134,8 +160,10 @@ func fabricLinkName(peerENI string) string {
 const fabricLinkPrefix = "pf"
 
 // dnatRule is one translation rule of an endpoint interface: new
-// connections to Port whose client hash modulo Of is Slot go to Target.
+// connections (or flows) of Proto to Port whose client hash modulo Of is
+// Slot go to Target.
 type dnatRule struct {
+	Proto  string
 	Port   uint16
 	Slot   uint32
 	Of     uint32
@@ -148,14 +176,16 @@ type dnatRule struct {
 // maps the same clients to the same targets.
 func (f Forwarding) dnatRules() []dnatRule {
 	ports := slices.Clone(f.Ports)
-	slices.SortFunc(ports, func(a, b ForwardedPort) int { return cmp.Compare(a.Port, b.Port) })
+	slices.SortFunc(ports, func(a, b ForwardedPort) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.proto(), b.proto()))
+	})
 	var out []dnatRule
 	for _, p := range ports {
 		ts := slices.Clone(p.Targets)
 		slices.SortFunc(ts, func(a, b netip.AddrPort) int { return a.Compare(b) })
 		ts = slices.Compact(ts)
 		for i, t := range ts {
-			out = append(out, dnatRule{Port: p.Port, Slot: uint32(i), Of: uint32(len(ts)), Target: t, Node: p.Node})
+			out = append(out, dnatRule{Proto: p.proto(), Port: p.Port, Slot: uint32(i), Of: uint32(len(ts)), Target: t, Node: p.Node})
 		}
 	}
 	return out
@@ -163,5 +193,5 @@ func (f Forwarding) dnatRules() []dnatRule {
 
 // String renders the rules for fingerprints and test messages.
 func (r dnatRule) String() string {
-	return fmt.Sprintf("tcp/%d hash%%%d==%d -> %v via %s", r.Port, r.Of, r.Slot, r.Target, r.Node)
+	return fmt.Sprintf("%s/%d hash%%%d==%d -> %v via %s", r.Proto, r.Port, r.Of, r.Slot, r.Target, r.Node)
 }

@@ -50,8 +50,8 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 		return err
 	}
 	defer ep.close()
-	idle := strconv.Itoa(f.idleSeconds())
-	if err := l.prepareOnce(epNS, idle, func() error { return fabricSysctls(epNS, idle) }); err != nil {
+	idle := f.timeouts()
+	if err := l.prepareOnce(epNS, idle.String(), func() error { return fabricSysctls(epNS, idle) }); err != nil {
 		return err
 	}
 	nodeAddr := map[string]netip.Addr{}
@@ -68,7 +68,7 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 		if err != nil {
 			return err
 		}
-		err = l.prepareOnce(nodeNS, idle+" "+nodeAddr[node].String(), func() error { return l.ensureNode(nodeNS, nh, nodeAddr[node], idle) })
+		err = l.prepareOnce(nodeNS, idle.String()+" "+nodeAddr[node].String(), func() error { return l.ensureNode(nodeNS, nh, nodeAddr[node], idle) })
 		if err == nil {
 			var link, peer netlink.Link
 			link, peer, err = ensureFabricLink(ep, epNS, f.ENI, nh, nodeNS, node)
@@ -131,7 +131,9 @@ func (l *Linux) RemoveForwarding(ctx context.Context, eni string) error {
 		return fmt.Errorf("dataplane: cut forwarded connections in %s: %w", epNS, err)
 	}
 	for _, fl := range cut {
-		probes = append(probes, probe{ns: epNS, src: tupleDst(fl.Forward), dst: tupleSrc(fl.Forward)})
+		if fl.Forward.Protocol == unix.IPPROTO_TCP {
+			probes = append(probes, probe{ns: epNS, src: tupleDst(fl.Forward), dst: tupleSrc(fl.Forward)})
+		}
 	}
 	for _, link := range links {
 		if err := l.dropFabricLink(ep, epNS, link, &probes); err != nil {
@@ -168,6 +170,9 @@ func (l *Linux) dropFabricLink(ep nsHandles, epNS string, link netlink.Link, pro
 				return fmt.Errorf("dataplane: cut forwarded connections in %s: %w", nodeNS, err)
 			}
 			for _, fl := range cut {
+				if fl.Forward.Protocol != unix.IPPROTO_TCP {
+					continue // a UDP flow just ends
+				}
 				for _, p := range probes {
 					// The reply tuple is target → load balancer address and
 					// translated port: probe the target from there.
@@ -206,7 +211,7 @@ func openNSHandles(name string) (nsHandles, error) {
 // fabric, without reverse-path checks (replies arrive on the fabric link
 // while the main table points elsewhere) and with the idle timeout as the
 // lifetime of an established connection.
-func fabricSysctls(nsName, idleSeconds string) error {
+func fabricSysctls(nsName string, idle timeouts) error {
 	var res Result
 	return ensureSysctls(nsName, [][2]string{
 		{"net.ipv4.conf.all.rp_filter", "0"},
@@ -219,7 +224,11 @@ func fabricSysctls(nsName, idleSeconds string) error {
 		{"net.ipv4.conf.all.accept_local", "1"},
 		// Forwarded packets need no socket lookup before routing.
 		{"net.ipv4.tcp_early_demux", "0"},
-		{"net.netfilter.nf_conntrack_tcp_timeout_established", idleSeconds},
+		{"net.netfilter.nf_conntrack_tcp_timeout_established", strconv.Itoa(idle.tcp)},
+		// NLB ends a UDP flow after its idle timeout whether or not the
+		// target ever answered.
+		{"net.netfilter.nf_conntrack_udp_timeout", strconv.Itoa(idle.udp)},
+		{"net.netfilter.nf_conntrack_udp_timeout_stream", strconv.Itoa(idle.udp)},
 		{"net.netfilter.nf_conntrack_tcp_be_liberal", "1"},
 	}, &res)
 }
@@ -228,7 +237,7 @@ func fabricSysctls(nsName, idleSeconds string) error {
 // fabric rules (the local table's after them), and its table, which marks
 // connections by the fabric link they came in on and translates them to
 // the load balancer's address on the way out.
-func (l *Linux) ensureNode(nodeNS string, nh nsHandles, addr netip.Addr, idle string) error {
+func (l *Linux) ensureNode(nodeNS string, nh nsHandles, addr netip.Addr, idle timeouts) error {
 	if err := fabricSysctls(nodeNS, idle); err != nil {
 		return err
 	}
@@ -515,14 +524,17 @@ func endpointChains(f Forwarding, marks map[string]uint32) []fabricChain {
 			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: addr[:]},
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.IPPROTO_TCP}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{l4proto(r.Proto)}},
 			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(r.Port)},
+		}
+		if r.Proto == "tcp" {
 			// Only a SYN opens a connection: a stray segment of a connection
 			// that was cut or timed out reaches the local stack and is reset.
-			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
-			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{0x02}},
+			e = append(e,
+				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+				&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{0x02}})
 		}
 		if r.Of > 1 {
 			e = append(e,
@@ -544,6 +556,13 @@ func endpointChains(f Forwarding, marks map[string]uint32) []fabricChain {
 	mark := fabricChain{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityMangle,
 		rules: [][]expr.Any{markFromConn(ctDirOriginal)}}
 	return []fabricChain{mark, dnat, forwardedOnly([]byte(fabricLinkPrefix), ifnameBytes(ifaceLink))}
+}
+
+func l4proto(p string) byte {
+	if p == "udp" {
+		return unix.IPPROTO_UDP
+	}
+	return unix.IPPROTO_TCP
 }
 
 // nodeChains are the load balancer interface's table: a connection that
@@ -620,8 +639,8 @@ type flowFilter func(*netlink.ConntrackFlow) bool
 
 func (f flowFilter) MatchConntrackFlow(fl *netlink.ConntrackFlow) bool { return f(fl) }
 
-// deleteFlows removes the namespace's TCP conntrack entries that match and
-// returns them.
+// deleteFlows removes the namespace's TCP and UDP conntrack entries that
+// match and returns them.
 func deleteFlows(h nsHandles, match func(*netlink.ConntrackFlow) bool) ([]*netlink.ConntrackFlow, error) {
 	flows, err := h.nl.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
 	if err != nil {
@@ -629,7 +648,7 @@ func deleteFlows(h nsHandles, match func(*netlink.ConntrackFlow) bool) ([]*netli
 	}
 	var out []*netlink.ConntrackFlow
 	for _, fl := range flows {
-		if fl.Forward.Protocol == unix.IPPROTO_TCP && match(fl) {
+		if isTCPOrUDP(fl) && match(fl) {
 			out = append(out, fl)
 		}
 	}
@@ -637,9 +656,13 @@ func deleteFlows(h nsHandles, match func(*netlink.ConntrackFlow) bool) ([]*netli
 		return nil, nil
 	}
 	_, err = h.nl.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, flowFilter(func(fl *netlink.ConntrackFlow) bool {
-		return fl.Forward.Protocol == unix.IPPROTO_TCP && match(fl)
+		return isTCPOrUDP(fl) && match(fl)
 	}))
 	return out, err
+}
+
+func isTCPOrUDP(fl *netlink.ConntrackFlow) bool {
+	return fl.Forward.Protocol == unix.IPPROTO_TCP || fl.Forward.Protocol == unix.IPPROTO_UDP
 }
 
 func tupleSrc(t netlink.IPTuple) netip.AddrPort {

@@ -324,3 +324,71 @@ func TestForwardingCleansUpAfterVanishedEndpoint(t *testing.T) {
 	}
 	c.Close()
 }
+
+// serveUDPPeer answers each datagram with "<its address> <peer address>".
+func (e *testEnv) serveUDPPeer(eniID, addr string) {
+	e.t.Helper()
+	pc, err := ListenUDP(context.Background(), e.l.InterfaceNamespace(eniID), addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo([]byte(fmt.Sprintf("%s %s", pc.LocalAddr(), from)), from)
+		}
+	}()
+}
+
+// askUDP sends one datagram from the client interface and returns the answer.
+func (e *fabricEnv) askUDP(addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), okTimeout)
+	defer cancel()
+	c, err := DialUDP(ctx, e.l.InterfaceNamespace("eni-a1"), addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("hello")); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	return string(buf[:n]), err
+}
+
+func TestForwardingUDP(t *testing.T) {
+	e := newFabricEnv(t)
+	e.serveUDPPeer("eni-a2x", "10.77.1.11:5353")
+	f := e.fwd
+	f.Ports = append(f.Ports, ForwardedPort{Protocol: "udp", Port: 53, Node: "eni-b1x", NodeAddr: netip.MustParseAddr("10.77.2.10"),
+		Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.1.11:5353")}})
+	if _, err := e.askUDP("10.77.1.11:53"); err == nil {
+		t.Fatal("UDP answered before forwarding was applied")
+	}
+	e.applyFwd(f)
+	got, err := e.askUDP("10.77.1.11:53")
+	if err != nil {
+		t.Fatalf("UDP through the endpoint: %v", err)
+	}
+	if fields := strings.Fields(got); len(fields) != 2 || !strings.HasPrefix(fields[1], "10.77.2.10:") {
+		t.Fatalf("target answered %q, want it to have seen the load balancer interface 10.77.2.10", got)
+	}
+	// TCP on the same port number is not forwarded: only UDP was asked for.
+	if c, err := e.dial("eni-a1", "10.77.1.11:53", okTimeout); err == nil {
+		c.Close()
+		t.Fatal("TCP/53 accepted, only UDP/53 is forwarded")
+	}
+	if err := e.l.RemoveForwarding(context.Background(), f.ENI); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.askUDP("10.77.1.11:53"); err == nil {
+		t.Fatalf("UDP answered %q after RemoveForwarding", got)
+	}
+}

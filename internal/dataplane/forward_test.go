@@ -27,6 +27,9 @@ func TestForwardingValidate(t *testing.T) {
 		{"negative idle timeout", func(f *Forwarding) { f.IdleTimeout = -time.Second }, false},
 		{"port zero", func(f *Forwarding) { f.Ports[0].Port = 0 }, false},
 		{"port twice", func(f *Forwarding) { f.Ports = append(f.Ports, f.Ports[0]) }, false},
+		{"same port, TCP and UDP", func(f *Forwarding) { u := f.Ports[0]; u.Protocol = "udp"; f.Ports = append(f.Ports, u) }, true},
+		{"unknown protocol", func(f *Forwarding) { f.Ports[0].Protocol = "sctp" }, false},
+		{"negative UDP idle timeout", func(f *Forwarding) { f.UDPIdleTimeout = -time.Second }, false},
 		{"no node", func(f *Forwarding) { f.Ports[0].Node = "" }, false},
 		{"no targets", func(f *Forwarding) { f.Ports[0].Targets = nil }, false},
 		{"target port zero", func(f *Forwarding) { f.Ports[0].Targets[0] = netip.MustParseAddrPort("10.1.2.3:0") }, false},
@@ -48,6 +51,7 @@ func TestForwardingDNATRules(t *testing.T) {
 	f := Forwarding{ENI: "eni-1", Addr: netip.MustParseAddr("10.0.1.5"), Ports: []ForwardedPort{
 		{Port: 443, Node: "eni-n", Targets: []netip.AddrPort{t2, t1, t2}},
 		{Port: 80, Node: "eni-m", Targets: []netip.AddrPort{t1}},
+		{Protocol: "udp", Port: 80, Node: "eni-m", Targets: []netip.AddrPort{t2}},
 	}}
 	var got []string
 	for _, r := range f.dnatRules() {
@@ -55,6 +59,7 @@ func TestForwardingDNATRules(t *testing.T) {
 	}
 	want := []string{
 		"tcp/80 hash%1==0 -> 10.1.2.3:8080 via eni-m",
+		"udp/80 hash%1==0 -> 10.1.2.4:8080 via eni-m",
 		"tcp/443 hash%2==0 -> 10.1.2.3:8080 via eni-n",
 		"tcp/443 hash%2==1 -> 10.1.2.4:8080 via eni-n",
 	}
@@ -64,8 +69,8 @@ func TestForwardingDNATRules(t *testing.T) {
 	if n := f.nodes(); !slices.Equal(n, []string{"eni-m", "eni-n"}) {
 		t.Fatalf("nodes = %v", n)
 	}
-	if s := (Forwarding{}).idleSeconds(); s != 350 {
-		t.Fatalf("default idle = %d s, want 350", s)
+	if got := (Forwarding{}).timeouts(); got != (timeouts{tcp: 350, udp: 120}) {
+		t.Fatalf("default idle timeouts = %v, want NLB's 350 s and 120 s", got)
 	}
 	if fabricLinkName("eni-0123456789abcdef0") == fabricLinkName("eni-0123456789abcdef1") || len(fabricLinkName("eni-x")) != 15 {
 		t.Fatal("fabric link names must be distinct and 15 bytes")

@@ -436,11 +436,15 @@ func TestPrivateLinkTraffic(t *testing.T) {
 		return true
 	})
 
-	// Rejecting cuts a live connection and refuses new ones.
-	live, err := dataplane.DialTCP(ctx, clientNS, endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Rejecting cuts a live connection and refuses new ones. (A health check
+	// that times out on a busy machine can briefly fail open to the stopped
+	// target, so the live connection may take a second try.)
+	var live net.Conn
+	eventually(t, "a live connection through the endpoint", 10*time.Second, func() bool {
+		var err error
+		live, err = dataplane.DialTCP(ctx, clientNS, endpoint)
+		return err == nil
+	})
 	defer live.Close()
 	fmt.Fprintf(live, "HOLD\n")
 	ok(s.prov.EC2.RejectVpcEndpointConnections(ctx, &ec2.RejectVpcEndpointConnectionsInput{ServiceId: &s.svcID, VpcEndpointIds: []string{s.endpointID}}))(t)
