@@ -3,7 +3,10 @@ package awsapi
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
+
+	"github.com/privlink/privlink/internal/awsapi/xmlenc"
 )
 
 // Protocol is a wire protocol flavour.
@@ -19,17 +22,27 @@ const (
 
 const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 
+// fastXML holds encodeInner's per-type encoding plans. It is package state
+// because encodeInner is a function, and harmless: like encoding/xml's own
+// type cache it only grows with the finite set of response body types.
+var fastXML xmlenc.Encoder
+
 // encodeInner marshals body's fields without its own element.
 func encodeInner(body any) ([]byte, error) {
 	if body == nil {
 		return nil, nil
 	}
-	var buf bytes.Buffer
-	enc := xml.NewEncoder(&buf)
-	if err := enc.EncodeElement(body, xml.StartElement{Name: xml.Name{Local: "R"}}); err != nil {
+	b, err := fastXML.AppendElement(nil, "R", body)
+	if errors.Is(err, xmlenc.ErrUnsupported) {
+		// The fast encoder writes what encoding/xml would, but only for the
+		// features it knows; anything else takes the reference path.
+		var buf bytes.Buffer
+		err = xml.NewEncoder(&buf).EncodeElement(body, xml.StartElement{Name: xml.Name{Local: "R"}})
+		b = buf.Bytes()
+	}
+	if err != nil {
 		return nil, err
 	}
-	b := buf.Bytes()
 	if bytes.HasPrefix(b, []byte("<R>")) && bytes.HasSuffix(b, []byte("</R>")) {
 		return b[3 : len(b)-4], nil
 	}
@@ -46,6 +59,7 @@ func EncodeResponse(proto Protocol, xmlns, action, requestID string, body any) (
 		return nil, err
 	}
 	var b bytes.Buffer
+	b.Grow(len(inner) + 512) // one allocation for the envelope and the body
 	b.WriteString(xmlHeader)
 	fmt.Fprintf(&b, `<%sResponse xmlns="%s">`, action, xmlns)
 	switch proto {
