@@ -70,7 +70,8 @@ type Endpoints struct {
 	// forwarded is, by endpoint interface, what the kernel was last told:
 	// the applied Forwarding's fingerprint, or notForwarded.
 	forwarded map[string]string
-	// forwardedENIs are the interfaces forwarded for each endpoint.
+	// forwardedENIs are the interfaces ever forwarded for each endpoint
+	// still in the store.
 	forwardedENIs map[string][]string
 	endpointLocks map[string]*sync.Mutex
 }
@@ -79,7 +80,7 @@ type Endpoints struct {
 const notForwarded = "-"
 
 // Forwarder is implemented by data planes that forward an endpoint
-// interface's TCP ports in the kernel (dataplane.Linux).
+// interface's TCP and UDP ports in the kernel (dataplane.Linux).
 type Forwarder interface {
 	ApplyForwarding(ctx context.Context, f dataplane.Forwarding) error
 	RemoveForwarding(ctx context.Context, eni string) error
@@ -300,6 +301,20 @@ func (r *Endpoints) loadPlan(tx *store.Tx, id string) *plan {
 	return p
 }
 
+// forget drops what is kept about an endpoint that left the store: it is
+// not reconciled again, so nothing would clear it later.
+func (r *Endpoints) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, eni := range r.forwardedENIs[id] {
+		delete(r.forwarded, eni)
+	}
+	delete(r.forwardedENIs, id)
+	delete(r.waiting, id)
+	// A reconcile waiting on this lock finds no endpoint either.
+	delete(r.endpointLocks, id)
+}
+
 // lockEndpoint serializes the work on one endpoint: a reconcile of the
 // endpoint and one of every endpoint may run at once, and the later must
 // not act on a plan older than what the earlier did.
@@ -321,6 +336,7 @@ func (r *Endpoints) reconcile(ctx context.Context, id string) (Result, error) {
 	r.DB.View(func(tx *store.Tx) error { p = r.loadPlan(tx, id); return nil })
 	if p == nil {
 		r.stopEndpoint(ctx, id)
+		r.forget(id)
 		return Result{}, nil
 	}
 	ep := p.ep
@@ -506,7 +522,6 @@ func (r *Endpoints) stopEndpoint(ctx context.Context, id string, enis ...string)
 		}
 	}
 	enis = append(enis, r.forwardedENIs[id]...)
-	delete(r.forwardedENIs, id)
 	r.mu.Unlock()
 	if fw, ok := r.DP.(Forwarder); ok {
 		for _, eni := range enis {

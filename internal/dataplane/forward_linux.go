@@ -82,23 +82,31 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 			return err
 		}
 	}
-	// Links to load balancers this interface no longer forwards to.
-	stale, err := fabricLinks(ep)
+	// Links to load balancers this interface no longer forwards to: their
+	// connections are cut like those of a removed endpoint.
+	links, err := fabricLinks(ep)
 	if err != nil {
 		return err
 	}
-	for _, link := range stale {
+	var probes []probe
+	for _, link := range links {
 		if _, ok := marks[link.Attrs().Alias]; ok {
 			continue
 		}
-		if err := l.dropFabricLink(ep, epNS, link); err != nil {
+		cut, err := l.dropFabricLink(ep, epNS, link)
+		if err != nil {
 			return err
 		}
+		probes = append(probes, cut...)
 	}
 	if err := syncFabricRoutes(ep, epNS, fabricNodeSide); err != nil {
 		return err
 	}
-	return writeFabricTable(int(ep.ns), endpointChains(f, marks))
+	if err := writeFabricTable(int(ep.ns), endpointChains(f, marks)); err != nil {
+		return err
+	}
+	sendProbes(probes, l.log)
+	return nil
 }
 
 // RemoveForwarding stops forwarding for the endpoint interface and cuts
@@ -125,40 +133,42 @@ func (l *Linux) RemoveForwarding(ctx context.Context, eni string) error {
 	if err != nil {
 		return err
 	}
-	var probes []probe
-	cut, err := deleteFlows(ep, func(fl *netlink.ConntrackFlow) bool { return fl.Mark&fabricMarkMask == fabricMarkBase })
+	// Every fabric mark: also connections whose link is already gone.
+	probes, err := cutFlows(ep, epNS, 0)
 	if err != nil {
-		return fmt.Errorf("dataplane: cut forwarded connections in %s: %w", epNS, err)
-	}
-	for _, fl := range cut {
-		if fl.Forward.Protocol == unix.IPPROTO_TCP {
-			probes = append(probes, probe{ns: epNS, src: tupleDst(fl.Forward), dst: tupleSrc(fl.Forward)})
-		}
+		return err
 	}
 	for _, link := range links {
-		if err := l.dropFabricLink(ep, epNS, link, &probes); err != nil {
+		more, err := l.dropFabricLink(ep, epNS, link)
+		if err != nil {
 			return err
 		}
+		probes = append(probes, more...)
 	}
 	if err := syncFabricRoutes(ep, epNS, fabricNodeSide); err != nil {
 		return err
 	}
+	delete(l.prepared, epNS) // the namespace may go with the endpoint
 	sendProbes(probes, l.log)
 	return nil
 }
 
 // dropFabricLink deletes a fabric link of an endpoint namespace, cutting
-// the connections it carried on the load balancer side (recording their
-// probes when probes is given), and drops the load balancer side's routes
-// for it.
-func (l *Linux) dropFabricLink(ep nsHandles, epNS string, link netlink.Link, probes ...*[]probe) error {
+// the connections it carried on the load balancer side, and drops the load
+// balancer side's routes for it. It returns the probes that reset the
+// targets' ends of the TCP connections it cut.
+func (l *Linux) dropFabricLink(ep nsHandles, epNS string, link netlink.Link) ([]probe, error) {
 	node := link.Attrs().Alias
 	nodeNS := l.InterfaceNamespace(node)
 	epENI := ""
+	probes, err := cutFlows(ep, epNS, fabricMark(link.Attrs().Index))
+	if err != nil {
+		return nil, err
+	}
 	if nsExists(nodeNS) {
 		nh, err := openNSHandles(nodeNS)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer nh.close()
 		peer, err := nh.nl.LinkByIndex(link.Attrs().ParentIndex)
@@ -167,44 +177,27 @@ func (l *Linux) dropFabricLink(ep nsHandles, epNS string, link netlink.Link, pro
 			mark := fabricMark(peer.Attrs().Index)
 			cut, err := deleteFlows(nh, func(fl *netlink.ConntrackFlow) bool { return fl.Mark == mark })
 			if err != nil {
-				return fmt.Errorf("dataplane: cut forwarded connections in %s: %w", nodeNS, err)
+				return nil, fmt.Errorf("dataplane: cut forwarded connections in %s: %w", nodeNS, err)
 			}
 			for _, fl := range cut {
-				if fl.Forward.Protocol != unix.IPPROTO_TCP {
-					continue // a UDP flow just ends
-				}
-				for _, p := range probes {
+				if fl.Forward.Protocol == unix.IPPROTO_TCP { // a UDP flow just ends
 					// The reply tuple is target → load balancer address and
 					// translated port: probe the target from there.
-					*p = append(*p, probe{ns: nodeNS, src: tupleDst(fl.Reverse), dst: tupleSrc(fl.Reverse)})
+					probes = append(probes, probe{ns: nodeNS, src: tupleDst(fl.Reverse), dst: tupleSrc(fl.Reverse)})
 				}
 			}
 		}
 		if err := ep.nl.LinkDel(link); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
-			return fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, epNS, err)
+			return nil, fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, epNS, err)
 		}
 		if err := syncFabricRoutes(nh, nodeNS, fabricEndpointSide); err != nil {
-			return err
+			return nil, err
 		}
 	} else if err := ep.nl.LinkDel(link); err != nil {
-		return fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, epNS, err)
+		return nil, fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, epNS, err)
 	}
 	l.log.Debug("removed fabric link", "namespace", epNS, "node", node, "endpoint_interface", epENI)
-	return nil
-}
-
-// openNSHandles opens an existing namespace (it never creates one).
-func openNSHandles(name string) (nsHandles, error) {
-	ns, err := openNS(name)
-	if err != nil {
-		return nsHandles{}, err
-	}
-	nl, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		ns.Close()
-		return nsHandles{}, fmt.Errorf("dataplane: netlink handle in %s: %w", name, err)
-	}
-	return nsHandles{ns: ns, nl: nl}, nil
+	return probes, nil
 }
 
 // fabricSysctls turns on forwarding in an interface namespace of the
@@ -354,12 +347,12 @@ func syncFabricRoutes(h nsHandles, nsName string, peer netip.Addr) error {
 	for _, link := range links {
 		want[fabricMark(link.Attrs().Index)] = link
 	}
-	if err := moveLocalRule(h, nsName); err != nil {
-		return err
-	}
 	rules, err := h.nl.RuleList(netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("dataplane: list rules in %s: %w", nsName, err)
+	}
+	if err := moveLocalRule(h, nsName, rules); err != nil {
+		return err
 	}
 	have := map[uint32]bool{}
 	for _, r := range rules {
@@ -395,11 +388,7 @@ const fabricLocalPriority = 200
 // translated connection must follow its mark even when its new address is
 // one of the namespace's own: with overlapping VPCs a target may have the
 // endpoint interface's address, or a client the load balancer's.
-func moveLocalRule(h nsHandles, nsName string) error {
-	rules, err := h.nl.RuleList(netlink.FAMILY_V4)
-	if err != nil {
-		return fmt.Errorf("dataplane: list rules in %s: %w", nsName, err)
-	}
+func moveLocalRule(h nsHandles, nsName string, rules []netlink.Rule) error {
 	var first *netlink.Rule
 	moved := false
 	for i, r := range rules {
@@ -632,6 +621,25 @@ func deleteFabricTable(nsFd int) error {
 		return fmt.Errorf("dataplane: delete table %s: %w", fabricTable, err)
 	}
 	return nil
+}
+
+// cutFlows removes an endpoint namespace's conntrack entries of forwarded
+// connections (those with the given fabric mark, or with any when mark is
+// 0) and returns the probes that reset the clients' ends of the TCP ones.
+func cutFlows(ep nsHandles, epNS string, mark uint32) ([]probe, error) {
+	cut, err := deleteFlows(ep, func(fl *netlink.ConntrackFlow) bool {
+		return fl.Mark == mark || mark == 0 && fl.Mark&fabricMarkMask == fabricMarkBase
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: cut forwarded connections in %s: %w", epNS, err)
+	}
+	var probes []probe
+	for _, fl := range cut {
+		if fl.Forward.Protocol == unix.IPPROTO_TCP {
+			probes = append(probes, probe{ns: epNS, src: tupleDst(fl.Forward), dst: tupleSrc(fl.Forward)})
+		}
+	}
+	return probes, nil
 }
 
 // flowFilter adapts a predicate to netlink's conntrack filter.

@@ -52,25 +52,10 @@ func newFabricEnv(t *testing.T) *fabricEnv {
 // servePeer runs a server that first writes "<its address> <peer address>"
 // and then echoes lines.
 func (e *testEnv) servePeer(eniID, addr string) {
-	e.t.Helper()
-	ln, err := ListenTCP(context.Background(), e.l.InterfaceNamespace(eniID), addr)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				fmt.Fprintf(c, "%s %s\n", c.LocalAddr(), c.RemoteAddr())
-				io.Copy(c, c)
-			}()
-		}
-	}()
+	e.serveWith(eniID, addr, func(c net.Conn) {
+		fmt.Fprintf(c, "%s %s\n", c.LocalAddr(), c.RemoteAddr())
+		io.Copy(c, c)
+	})
 }
 
 func (e *fabricEnv) applyFwd(f Forwarding) {
@@ -390,5 +375,36 @@ func TestForwardingUDP(t *testing.T) {
 	}
 	if got, err := e.askUDP("10.77.1.11:53"); err == nil {
 		t.Fatalf("UDP answered %q after RemoveForwarding", got)
+	}
+}
+
+// Moving a port to another load balancer interface cuts the connections
+// the old one carried, as removing the endpoint would, and new ones take
+// the new path.
+func TestForwardingNodeChangeCutsOldConnections(t *testing.T) {
+	e := newFabricEnv(t)
+	e.applyFwd(e.fwd)
+	c, r, _, _, err := e.connect(80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	moved := e.fwd
+	moved.Ports = []ForwardedPort{e.fwd.Ports[0]}
+	// a1x stops being a target to become the load balancer interface.
+	moved.Ports[0].Node, moved.Ports[0].NodeAddr = "eni-a1x", netip.MustParseAddr("10.77.1.10")
+	moved.Ports[0].Targets = []netip.AddrPort{netip.MustParseAddrPort("10.77.1.11:8080")}
+	e.applyFwd(moved)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); err == nil || isTimeoutErr(err) {
+		t.Fatalf("connection through the old load balancer interface: %v, want a reset", err)
+	}
+	c2, _, _, peer, err := e.connect(80)
+	if err != nil {
+		t.Fatalf("after the move: %v", err)
+	}
+	c2.Close()
+	if !strings.HasPrefix(peer, "10.77.1.10:") {
+		t.Fatalf("target saw %s, want the new load balancer interface 10.77.1.10", peer)
 	}
 }

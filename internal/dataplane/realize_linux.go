@@ -81,6 +81,11 @@ func ensureNS(name string, res *Result) (nsHandles, error) {
 		}
 		res.created("netns %s", name)
 	}
+	return openNSHandles(name)
+}
+
+// openNSHandles opens an existing namespace (it never creates one).
+func openNSHandles(name string) (nsHandles, error) {
 	ns, err := openNS(name)
 	if err != nil {
 		return nsHandles{}, err

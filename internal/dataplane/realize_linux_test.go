@@ -76,6 +76,12 @@ func (e *testEnv) apply(v VPC) Result {
 
 // serve runs a line-echo server on addr inside the interface namespace.
 func (e *testEnv) serve(eniID string, addr string) {
+	e.serveWith(eniID, addr, func(c net.Conn) { io.Copy(c, c) })
+}
+
+// serveWith runs a TCP server on addr inside the interface namespace that
+// hands each connection to handle and closes it afterwards.
+func (e *testEnv) serveWith(eniID, addr string, handle func(net.Conn)) {
 	e.t.Helper()
 	ln, err := ListenTCP(context.Background(), e.l.InterfaceNamespace(eniID), addr)
 	if err != nil {
@@ -90,7 +96,7 @@ func (e *testEnv) serve(eniID string, addr string) {
 			}
 			go func() {
 				defer c.Close()
-				io.Copy(c, c)
+				handle(c)
 			}()
 		}
 	}()
