@@ -61,6 +61,10 @@ type item struct {
 	id  string
 }
 
+// stuckAfter is how many consecutive failures of one item make the runner
+// warn about it, instead of retrying quietly.
+const stuckAfter = 5
+
 // Runner feeds store changes to reconcilers through a deduplicating queue.
 type Runner struct {
 	db      *store.DB
@@ -256,7 +260,14 @@ func (r *Runner) work(ctx context.Context) {
 			r.failures[it]++
 			backoff = time.Duration(1<<min(r.failures[it], 8)) * 50 * time.Millisecond
 		}
+		failures := r.failures[it]
 		r.mu.Unlock()
+		if failures >= stuckAfter && !errors.Is(err, context.Canceled) {
+			// One failure is routine (a conflict, a namespace not yet
+			// there); a streak means the desired state cannot be reached,
+			// and an operator must be able to see why.
+			r.log.Warn("reconcile keeps failing", "reconciler", fmt.Sprintf("%T", it.rec), "id", it.id, "failures", failures, "retry_in", backoff, "err", err)
+		}
 		switch {
 		case backoff > 0:
 			r.enqueueAfter(it, backoff)

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +93,50 @@ func TestRunnerReconcilesExistingChangedAndRetries(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := r.count("flaky"); n != 3 {
 		t.Fatalf("flaky reconciled %d times, want exactly 3 (2 failures + 1 success)", n)
+	}
+}
+
+// lockedBuffer is a log sink the runner's workers may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRunnerWarnsAboutStreaks: a resource that keeps failing is reported at
+// warning level with its error; one that recovers after a few tries is not.
+func TestRunnerWarnsAboutStreaks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := openDB(t)
+	var logs lockedBuffer
+	r := &rec{calls: map[string]int{}, fail: map[string]int{"flaky": 2, "stuck": stuckAfter}}
+	runner := NewRunner(db, Config{Workers: 2, Resync: time.Hour, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}, r)
+	go runner.Run(ctx)
+	if err := db.Update(ctx, func(tx *store.Tx) error {
+		tx.Put("thing", "flaky", &thing{})
+		tx.Put("thing", "stuck", &thing{})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stuck resource retried to success", func() bool { return r.count("stuck") > stuckAfter })
+	out := logs.String()
+	if !strings.Contains(out, `msg="reconcile keeps failing"`) || !strings.Contains(out, "id=stuck") || !strings.Contains(out, "err=transient") {
+		t.Errorf("no warning about the stuck resource:\n%s", out)
+	}
+	if strings.Contains(out, "id=flaky") {
+		t.Errorf("warned about a resource that recovered after 2 tries:\n%s", out)
 	}
 }

@@ -222,3 +222,70 @@ func TestForeignLinkNotForwarded(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceCheck: an instance that sends from an address that is not its
+// own (a free one, or a neighbour's) is dropped at the router, as EC2's
+// source/destination check does; its own address still passes. UDP shows
+// what reached the server, since no reply could come back to a spoofer.
+func TestSourceCheck(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	e.apply(v)
+	srv, err := ListenUDP(context.Background(), e.l.InterfaceNamespace("eni-b1"), "10.77.2.10:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ns := e.l.InterfaceNamespace("eni-a1")
+	h, err := ensureNS(ns, &Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	eth, err := h.nl.LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"10.77.1.99/24", "10.77.1.11/24"} { // free, and a2's
+		if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx(a))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		src  string
+		pass bool
+	}{
+		{"10.77.1.10", true},
+		{"10.77.1.99", false},
+		{"10.77.1.11", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.src, func(t *testing.T) {
+			err := RunInNamespace(ns, func() error {
+				c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(tc.src)}, &net.UDPAddr{IP: net.ParseIP("10.77.2.10"), Port: 53})
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				_, err = c.Write([]byte(tc.src))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			timeout := dropTimeout
+			if tc.pass {
+				timeout = okTimeout
+			}
+			srv.SetReadDeadline(time.Now().Add(timeout))
+			buf := make([]byte, 64)
+			n, from, err := srv.ReadFrom(buf)
+			switch {
+			case tc.pass && err != nil:
+				t.Fatalf("own address blocked: %v", err)
+			case !tc.pass && err == nil:
+				t.Fatalf("datagram from spoofed %s reached the server (from %v: %q)", tc.src, from, buf[:n])
+			}
+		})
+	}
+}

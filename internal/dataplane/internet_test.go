@@ -122,7 +122,7 @@ func TestBuildRulesetUplink(t *testing.T) {
 	v := builderVPC()
 	t.Run("no uplink, no nat", func(t *testing.T) {
 		rs := buildRuleset(v)
-		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 1+2+2*len(v.Interfaces) {
+		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 1+2+2+2*len(v.Interfaces) { // forward, one ACL's two chains, one subnet's two gates, two per group set (one set per interface here)
 			t.Fatalf("uplink rules without an uplink:\n%s", rs)
 		}
 	})

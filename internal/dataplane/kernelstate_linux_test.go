@@ -50,8 +50,12 @@ func TestKernelState(t *testing.T) {
 	}{
 		{"nftables", run("nft", "list", "table", "inet", nftTableName), []string{
 			"type filter hook forward priority filter; policy drop;",
-			`iifname "` + a1 + `" ip saddr != 10.77.1.10 drop`,
-			"iifname @subnet-b oifname != @subnet-b jump acl-b-egress",
+			"iifname @interfaces iifname . ip saddr != @sources drop",
+			`"` + a1 + `" . 10.77.1.10`,
+			"iifname vmap @acl-egress",
+			`elements = { "` + b1 + `" : jump subnet-b-egress }`,
+			"oifname != @subnet-b jump acl-b-egress",
+			`"` + a1 + `" : jump sg-open-egress`,
 			"ct state established,related accept",
 			"ip saddr 10.77.0.0/16 return",
 			"tcp dport 443 ip daddr @pl-1 return",
@@ -93,5 +97,40 @@ func TestKernelState(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLargeVPCRuleset: the table of a VPC with thousands of interfaces is
+// written in one transaction; it once exceeded the default netlink buffer
+// at about 100 interfaces, and the VPC could then never be realized.
+func TestLargeVPCRuleset(t *testing.T) {
+	e := newTestEnv(t)
+	name := e.prefix + "-r-large"
+	if err := createNamedNS(name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteNamedNS(name) })
+	h, err := openNS(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	v := e.baseVPC()
+	v.Subnets = append(v.Subnets, Subnet{ID: "subnet-big", CIDR: pfx("10.77.128.0/20")})
+	const n = 3000
+	for i := range n {
+		id := "eni-n" + strconv.Itoa(i)
+		v.Interfaces = append(v.Interfaces, Interface{ID: id, SubnetID: "subnet-big", IP: netip.AddrFrom4([4]byte{10, 77, byte(128 + i/240), byte(10 + i%240)}),
+			SecurityGroupIDs: []string{"sg-open"}, Kind: KindInstance})
+	}
+	if err := v.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rs := buildRuleset(v)
+	if changed, err := applyRuleset(int(h), rs); err != nil || !changed {
+		t.Fatalf("apply %d interfaces: changed %v, %v", n, changed, err)
+	}
+	if changed, err := applyRuleset(int(h), rs); err != nil || changed {
+		t.Fatalf("reapply: changed %v, %v", changed, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,6 +48,32 @@ func observedFingerprint(nsFd int) ([]byte, error) {
 	return rules[0].UserData, nil
 }
 
+// batchBuffer is the socket buffer for table writes. A table is replaced
+// in one transaction, and the kernel takes a transaction in one message, so
+// the whole batch must fit the send buffer: the default (net.core.wmem_max,
+// often 208 KiB) held a VPC of about 100 interfaces. Root may raise it past
+// that limit; the kernel only allocates what a message really needs.
+const batchBuffer = 64 << 20
+
+// largeBatches lifts the buffer limits of a netlink socket (FORCE: past
+// net.core.[rw]mem_max, which needs CAP_NET_ADMIN, as writing rules does).
+func largeBatches(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, batchBuffer); serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, batchBuffer)
+		}
+	})
+	if err == nil && serr != nil {
+		err = fmt.Errorf("netlink buffers: %w", serr)
+	}
+	return err
+}
+
 // applyRuleset replaces the table atomically: add (so delete cannot fail),
 // delete, then add the new content, all in one netlink batch. Conntrack
 // entries live outside the table, so established connections survive.
@@ -60,7 +87,7 @@ func applyRuleset(nsFd int, rs nftRuleset) (bool, error) {
 	if bytes.Equal(have, want) {
 		return false, nil
 	}
-	c, err := nftables.New(nftables.WithNetNSFd(nsFd))
+	c, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(largeBatches))
 	if err != nil {
 		return false, fmt.Errorf("dataplane: nftables conn: %w", err)
 	}
@@ -76,17 +103,8 @@ func writeRuleset(c *nftables.Conn, rs nftRuleset, fingerprint []byte) error {
 	c.AddTable(table)
 	c.DelTable(table)
 	c.AddTable(table)
-	sets := map[string]*nftables.Set{}
-	for i, s := range rs.Sets {
-		set, elems := nftSetOf(table, s)
-		// Batch-local IDs set here keep the library from touching its
-		// unsynchronized global ID counter (concurrent realizers race on it).
-		set.ID = uint32(i + 1)
-		if err := c.AddSet(set, elems); err != nil {
-			return fmt.Errorf("dataplane: add set %s: %w", s.Name, err)
-		}
-		sets[s.Name] = set
-	}
+	// Chains come before sets: verdict-map elements name the chains they
+	// jump to, and the kernel resolves those names as elements arrive.
 	chains := map[string]*nftables.Chain{}
 	for _, ch := range rs.Chains {
 		chain := &nftables.Chain{Name: ch.Name, Table: table}
@@ -100,6 +118,22 @@ func writeRuleset(c *nftables.Conn, rs nftRuleset, fingerprint []byte) error {
 			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, &accept
 		}
 		chains[ch.Name] = c.AddChain(chain)
+	}
+	sets := map[string]*nftables.Set{}
+	for i, s := range rs.Sets {
+		set, elems := nftSetOf(table, s)
+		// Batch-local IDs set here keep the library from touching its
+		// unsynchronized global ID counter (concurrent realizers race on it).
+		set.ID = uint32(i + 1)
+		if err := c.AddSet(set, nil); err != nil {
+			return fmt.Errorf("dataplane: add set %s: %w", s.Name, err)
+		}
+		for _, chunk := range elementChunks(elems) {
+			if err := c.SetAddElements(set, chunk); err != nil {
+				return fmt.Errorf("dataplane: add elements to set %s: %w", s.Name, err)
+			}
+		}
+		sets[s.Name] = set
 	}
 	for ci, ch := range rs.Chains {
 		for ri, r := range ch.Rules {
@@ -118,6 +152,25 @@ func writeRuleset(c *nftables.Conn, rs nftRuleset, fingerprint []byte) error {
 		return fmt.Errorf("dataplane: flush nftables batch: %w", err)
 	}
 	return nil
+}
+
+// elementsPerMessage bounds one element message: netlink attribute lengths
+// are 16 bits, and a list of some 2,500 interface elements overflowed one.
+const elementsPerMessage = 512
+
+// elementChunks splits elements into messages of at most
+// elementsPerMessage, never between an interval's start and its end.
+func elementChunks(elems []nftables.SetElement) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	for len(elems) > 0 {
+		n := min(len(elems), elementsPerMessage)
+		for n < len(elems) && elems[n].IntervalEnd {
+			n++
+		}
+		out = append(out, elems[:n])
+		elems = elems[n:]
+	}
+	return out
 }
 
 // deleteRuleset removes our table if present.
@@ -157,6 +210,22 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 			a := p.Addr().As4()
 			elems = append(elems, nftables.SetElement{Key: a[:]})
 		}
+	case setIfnameAddr:
+		set.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)
+		set.Concatenation = true
+		for i, n := range s.Ifnames {
+			a := s.Prefixes[i].Addr().As4()
+			elems = append(elems, nftables.SetElement{Key: append(ifnameBytes(n), a[:]...)})
+		}
+	case mapIfnameJump:
+		set.KeyType = nftables.TypeIFName
+		set.KeyByteOrder = binaryutil.NativeEndian
+		set.IsMap = true
+		set.DataType = nftables.TypeVerdict
+		for i, n := range s.Ifnames {
+			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n),
+				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}})
+		}
 	case setAddrInterval:
 		set.KeyType = nftables.TypeIPAddr
 		set.Interval = true
@@ -193,6 +262,17 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		out = append(out, &expr.Verdict{Kind: expr.VerdictJump, Chain: r.Jump})
 	case verdictMasquerade:
 		out = append(out, &expr.Masq{})
+	case verdictVmap:
+		m, ok := sets[r.Map]
+		if !ok {
+			return nil, fmt.Errorf("unknown map %s", r.Map)
+		}
+		key := expr.MetaKeyIIFNAME
+		if r.MapKey == fieldOifname {
+			key = expr.MetaKeyOIFNAME
+		}
+		out = append(out, &expr.Meta{Key: key, Register: 1},
+			&expr.Lookup{SourceRegister: 1, SetName: m.Name, SetID: m.ID, IsDestRegSet: true, DestRegister: 0})
 	}
 	return out, nil
 }
@@ -252,6 +332,17 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		}
 		a := m.Prefix.Masked().Addr().As4()
 		return append(out, &expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: a[:]}), nil
+	case fieldIifnameSaddr:
+		// The name fills registers 1-4 (16 bytes), the address follows in
+		// the 32-bit register after them, as nft lays out a concatenation.
+		// The nfproto test again only lets nft print "ip saddr".
+		tail, err := compare(m, nil, sets)
+		return append([]expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: unix.NFT_REG32_04, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		}, tail...), err
 	case fieldL4proto:
 		return []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},

@@ -55,9 +55,10 @@ func TestWriteRulesetBatch(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	t.Run("order", func(t *testing.T) {
-		// Each set is followed by its elements (none for an empty set),
-		// then come the chains, then the rules; runs are collapsed.
-		want := []string{"begin", "newtable", "deltable", "newtable"}
+		// The chains come first (verdict maps name them), then each set
+		// followed by its elements (none for an empty set), then the
+		// rules; runs are collapsed.
+		want := []string{"begin", "newtable", "deltable", "newtable", "newchain"}
 		for _, set := range rs.Sets {
 			if want[len(want)-1] != "newset" {
 				want = append(want, "newset")
@@ -66,7 +67,7 @@ func TestWriteRulesetBatch(t *testing.T) {
 				want = append(want, "newsetelem")
 			}
 		}
-		want = append(want, "newchain", "newrule", "end")
+		want = append(want, "newrule", "end")
 		if diff := cmp.Diff(want, kinds); diff != "" {
 			t.Errorf("batch (-want +got):\n%s", diff)
 		}
@@ -76,4 +77,42 @@ func TestWriteRulesetBatch(t *testing.T) {
 			t.Error("first rule lacks the fingerprint user data")
 		}
 	})
+}
+
+func TestElementChunks(t *testing.T) {
+	plain := func(n int) []nftables.SetElement { return make([]nftables.SetElement, n) }
+	// intervals of start/end pairs, the first end landing exactly on the
+	// chunk boundary.
+	intervals := make([]nftables.SetElement, 2*elementsPerMessage)
+	for i := range intervals {
+		intervals[i].IntervalEnd = i%2 == 1
+	}
+	shifted := append(plain(1), intervals...)
+	tests := []struct {
+		name  string
+		elems []nftables.SetElement
+		want  []int
+	}{
+		{"none", nil, nil},
+		{"one message", plain(elementsPerMessage), []int{elementsPerMessage}},
+		{"one more", plain(elementsPerMessage + 1), []int{elementsPerMessage, 1}},
+		{"pairs aligned", intervals, []int{elementsPerMessage, elementsPerMessage}},
+		{"an end is never split from its start", shifted, []int{elementsPerMessage + 1, elementsPerMessage}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []int
+			total := 0
+			for _, c := range elementChunks(tc.elems) {
+				got = append(got, len(c))
+				total += len(c)
+				if len(c) > 0 && c[0].IntervalEnd {
+					t.Error("a chunk starts with an interval end")
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" || total != len(tc.elems) {
+				t.Errorf("chunk sizes (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

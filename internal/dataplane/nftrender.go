@@ -11,7 +11,11 @@ func (rs nftRuleset) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", nftTableName)
 	for _, s := range rs.Sets {
-		fmt.Fprintf(&b, "\tset %s { %s }\n", s.Name, s.render())
+		kind := "set"
+		if s.Kind == mapIfnameJump {
+			kind = "map"
+		}
+		fmt.Fprintf(&b, "\t%s %s { %s }\n", kind, s.Name, s.render())
 	}
 	for _, c := range rs.Chains {
 		fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
@@ -46,6 +50,16 @@ func (s nftSet) render() string {
 		for _, p := range s.Prefixes {
 			elems = append(elems, p.Addr().String())
 		}
+	case setIfnameAddr:
+		typ = "type ifname . ipv4_addr;"
+		for i, n := range s.Ifnames {
+			elems = append(elems, fmt.Sprintf("%q . %s", n, s.Prefixes[i].Addr()))
+		}
+	case mapIfnameJump:
+		typ = "type ifname : verdict;"
+		for i, n := range s.Ifnames {
+			elems = append(elems, fmt.Sprintf("%q : jump %s", n, s.Chains[i]))
+		}
 	case setAddrInterval:
 		typ = "type ipv4_addr; flags interval;"
 		for i := 0; i+1 < len(s.Prefixes); i += 2 {
@@ -74,6 +88,9 @@ func (r nftRule) String() string {
 		parts = append(parts, "jump "+r.Jump)
 	case verdictMasquerade:
 		parts = append(parts, "masquerade")
+	case verdictVmap:
+		key := nftMatch{Field: r.MapKey, Set: "-"}.String()
+		parts = append(parts, strings.TrimSuffix(key, " @-")+" vmap @"+r.Map)
 	}
 	return strings.Join(parts, " ")
 }
@@ -113,6 +130,8 @@ func (m nftMatch) String() string {
 		return fmt.Sprintf("icmp code %s%d", op, m.Lo)
 	case fieldCtState:
 		return "ct state " + op + ctStateNames(m.Value)
+	case fieldIifnameSaddr:
+		return "iifname . ip saddr " + value("")
 	}
 	return fmt.Sprintf("<field %d>", m.Field)
 }

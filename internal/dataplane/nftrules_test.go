@@ -65,6 +65,7 @@ func TestBuildRuleset(t *testing.T) {
 	}
 	rs := buildRuleset(v)
 	web, app := routerLinkName("eni-web"), routerLinkName("eni-app")
+	appOut, appIn := groupsChain([]string{"sg-app", "sg-web"}, "egress"), groupsChain([]string{"sg-web", "sg-app"}, "ingress")
 	q := func(s string) string { return `"` + s + `"` }
 	tests := []struct {
 		name  string
@@ -73,17 +74,20 @@ func TestBuildRuleset(t *testing.T) {
 	}{
 		{"forward order", "forward", []string{
 			"meta nfproto != ipv4 drop",
-			"iifname " + q(app) + " ip saddr != 10.0.1.10/32 drop",
-			"iifname " + q(web) + " ip saddr != 10.0.2.10/32 drop",
-			"iifname @subnet-b oifname != @subnet-b jump acl-1-egress",
-			"oifname @subnet-b iifname != @subnet-b jump acl-1-ingress",
+			"iifname @interfaces iifname . ip saddr != @sources drop",
+			"iifname vmap @acl-egress",
+			"oifname vmap @acl-ingress",
 			"ct state established,related accept",
 			"ct state != new drop",
-			"iifname " + q(app) + " jump eni-app-egress",
-			"oifname " + q(app) + " jump eni-app-ingress",
-			"iifname " + q(web) + " jump eni-web-egress",
-			"oifname " + q(web) + " jump eni-web-ingress",
+			"iifname vmap @eni-egress",
+			"oifname vmap @eni-ingress",
 			"iifname @interfaces oifname @interfaces accept",
+		}},
+		{"subnet egress gate: leaving the subnet meets its acl", "subnet-b-egress", []string{
+			"oifname != @subnet-b jump acl-1-egress",
+		}},
+		{"subnet ingress gate: entering the subnet meets its acl", "subnet-b-ingress", []string{
+			"iifname != @subnet-b jump acl-1-ingress",
 		}},
 		{"acl ingress in number order with implicit deny", "acl-1-ingress", []string{
 			"meta l4proto 6 th dport 22 ip saddr 10.0.1.0/24 drop",
@@ -95,14 +99,14 @@ func TestBuildRuleset(t *testing.T) {
 			"meta l4proto 1 icmp type 0 ip daddr 10.0.0.0/8 return",
 			"drop",
 		}},
-		{"sg ingress: cidr, group reference, icmp, ipv6 skipped", "eni-web-ingress", []string{
+		{"sg ingress: cidr, group reference, icmp, ipv6 skipped", "sg-web-ingress", []string{
 			"meta l4proto 6 th dport 443 ip saddr 10.0.0.0/16 return",
 			"meta l4proto 6 th dport 443 ip saddr @sg-app return",
 			"meta l4proto 1 icmp type 8 return",
 			"drop",
 		}},
-		{"sg egress default deny when no rule", "eni-web-egress", []string{"drop"}},
-		{"multiple groups are a union", "eni-app-egress", []string{
+		{"sg egress default deny when no rule", "sg-web-egress", []string{"drop"}},
+		{"multiple groups are a union", appOut, []string{
 			"return",
 			"meta l4proto 17 th dport 1000-2000 ip daddr @pl-s3 return",
 			"drop",
@@ -122,10 +126,27 @@ func TestBuildRuleset(t *testing.T) {
 			"set sg-web { type ipv4_addr; elements = { 10.0.1.10, 10.0.2.10 } }",
 			"set sg-app { type ipv4_addr; elements = { 10.0.1.10 } }",
 			"set pl-s3 { type ipv4_addr; flags interval; elements = { 198.18.0.0-198.18.1.255 } }",
+			"set sources { type ifname . ipv4_addr; elements = { " + q(app) + " . 10.0.1.10, " + q(web) + " . 10.0.2.10 } }",
+			"map eni-egress { type ifname : verdict; elements = { " + q(app) + " : jump " + appOut + ", " + q(web) + " : jump sg-web-egress } }",
+			"map eni-ingress { type ifname : verdict; elements = { " + q(app) + " : jump " + appIn + ", " + q(web) + " : jump sg-web-ingress } }",
+			// Only subnet-b has an ACL, so only its interface is gated.
+			"map acl-egress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-egress } }",
+			"map acl-ingress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-ingress } }",
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("ruleset lacks %q:\n%s", want, text)
 			}
+		}
+	})
+	t.Run("interfaces with the same groups share their chains", func(t *testing.T) {
+		w := builderVPC()
+		w.Interfaces = append(w.Interfaces, Interface{ID: "eni-app2", SubnetID: "subnet-a", IP: netip.MustParseAddr("10.0.1.11"), SecurityGroupIDs: []string{"sg-web", "sg-app"}})
+		rs2 := buildRuleset(w)
+		if len(rs2.Chains) != len(rs.Chains) {
+			t.Errorf("a third interface with an existing group set added chains: %d, then %d", len(rs.Chains), len(rs2.Chains))
+		}
+		if want := q(routerLinkName("eni-app2")) + " : jump " + appIn; !strings.Contains(rs2.String(), want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, rs2)
 		}
 	})
 	t.Run("deterministic", func(t *testing.T) {
@@ -138,9 +159,15 @@ func TestBuildRuleset(t *testing.T) {
 	t.Run("no acl no acl chains", func(t *testing.T) {
 		w := builderVPC()
 		w.Subnets[0].ACLID = ""
-		for _, c := range buildRuleset(w).Chains {
-			if strings.HasPrefix(c.Name, "acl-") {
+		rs := buildRuleset(w)
+		for _, c := range rs.Chains {
+			if strings.HasPrefix(c.Name, "acl-") || strings.HasPrefix(c.Name, "subnet-") {
 				t.Errorf("unexpected chain %s", c.Name)
+			}
+		}
+		for _, s := range rs.Sets {
+			if (s.Name == aclEgressMap || s.Name == aclIngressMap) && len(s.Ifnames) > 0 {
+				t.Errorf("map %s has elements %v", s.Name, s.Ifnames)
 			}
 		}
 	})
