@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -68,6 +69,10 @@ type options struct {
 	healthEvery   time.Duration
 	createClients int
 	profile       string
+	perf          string
+	hold          bool
+	neighbours    int
+	verbose       bool
 }
 
 func main() {
@@ -84,6 +89,10 @@ func main() {
 	flag.IntVar(&o.perVPC, "per-vpc", 50, "endpoints per consumer VPC in that phase (AWS's default quota is 50)")
 	flag.IntVar(&o.createClients, "create-clients", 16, "concurrent CreateVpcEndpoint callers in that phase")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write CPU profiles of the endpoint throughput and connection runs to FILE.iperf and FILE.conn")
+	flag.StringVar(&o.perf, "perf", "", "record the whole machine with perf (perf record -a -g) during the connection runs into FILE.conn-direct and FILE.conn")
+	flag.IntVar(&o.neighbours, "neighbours", 100, "instances added to each VPC's subnet before a second connection-rate run, to show the per-packet cost does not grow with the VPC (0 skips it)")
+	flag.BoolVar(&o.verbose, "v", false, "print the server's warnings and errors on stderr")
+	flag.BoolVar(&o.hold, "hold", false, "after the runs, keep everything up until interrupted, to inspect the namespaces")
 	flag.DurationVar(&o.healthEvery, "health-interval", 300*time.Millisecond, "target health-check interval")
 	flag.Parse()
 	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
@@ -136,6 +145,8 @@ type bench struct {
 
 	prov, cons harness.Clients
 	svcName    string
+	provSubnet string
+	consSubnet string
 	targetIP   string
 	targetNS   string
 	directNS   string // client instance in the provider VPC
@@ -187,8 +198,12 @@ func (b *bench) cleanup() {
 func (b *bench) run() error {
 	ctx := context.Background()
 	var err error
-	b.srv, b.stop, err = harness.Start(ctx, server.Config{DataPlane: server.DataPlaneOn, DataPlanePrefix: b.prefix,
-		HealthCheckInterval: b.o.healthEvery, HealthCheckTimeout: b.o.healthEvery * 2 / 3})
+	sc := server.Config{DataPlane: server.DataPlaneOn, DataPlanePrefix: b.prefix,
+		HealthCheckInterval: b.o.healthEvery, HealthCheckTimeout: b.o.healthEvery * 2 / 3}
+	if b.o.verbose {
+		sc.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	b.srv, b.stop, err = harness.Start(ctx, sc)
 	if err != nil {
 		return err
 	}
@@ -217,54 +232,72 @@ func (b *bench) run() error {
 	// 1. Throughput: rounds alternate direct and endpoint runs, so a burst
 	// of load from elsewhere on the machine hits both alike; the median
 	// round decides.
-	var ratios []float64
-	fmt.Printf("throughput (iperf3, 1 stream, %s per run, %d rounds of direct then endpoint)\n", b.o.iperfTime, b.o.rounds)
-	for round := 1; round <= b.o.rounds; round++ {
-		dBps, err := b.iperf(b.directNS, addr(direct, iperfPort))
-		if err != nil {
-			return fmt.Errorf("iperf3 direct: %w", err)
+	if b.o.rounds > 0 {
+		var ratios []float64
+		fmt.Printf("throughput (iperf3, 1 stream, %s per run, %d rounds of direct then endpoint)\n", b.o.iperfTime, b.o.rounds)
+		for round := 1; round <= b.o.rounds; round++ {
+			dBps, err := b.iperf(b.directNS, addr(direct, iperfPort))
+			if err != nil {
+				return fmt.Errorf("iperf3 direct: %w", err)
+			}
+			stop := b.startProfile("iperf")
+			eBps, err := b.iperf(b.clientNS, addr(through, iperfPort))
+			stop()
+			if err != nil {
+				return fmt.Errorf("iperf3 through the endpoint: %w", err)
+			}
+			ratios = append(ratios, eBps/dBps)
+			fmt.Printf("  round %d: direct %6.2f Gbit/s  endpoint %6.2f Gbit/s  ratio %.3f\n", round, dBps/1e9, eBps/1e9, eBps/dBps)
 		}
-		stop := b.startProfile("iperf")
-		eBps, err := b.iperf(b.clientNS, addr(through, iperfPort))
-		stop()
-		if err != nil {
-			return fmt.Errorf("iperf3 through the endpoint: %w", err)
-		}
-		ratios = append(ratios, eBps/dBps)
-		fmt.Printf("  round %d: direct %6.2f Gbit/s  endpoint %6.2f Gbit/s  ratio %.3f\n", round, dBps/1e9, eBps/1e9, eBps/dBps)
+		slices.Sort(ratios)
+		med := ratios[len(ratios)/2]
+		fmt.Printf("  median ratio %.3f (min %.3f, max %.3f) — target >= 0.8: %s\n\n", med, ratios[0], ratios[len(ratios)-1], harness.Verdict(med >= 0.8))
 	}
-	slices.Sort(ratios)
-	med := ratios[len(ratios)/2]
-	fmt.Printf("  median ratio %.3f (min %.3f, max %.3f) — target >= 0.8: %s\n\n", med, ratios[0], ratios[len(ratios)-1], harness.Verdict(med >= 0.8))
 
 	// 2. Latency.
-	dLat, err := b.rtt(ctx, b.directNS, addr(direct, echoPort))
-	if err != nil {
-		return fmt.Errorf("latency direct: %w", err)
+	if b.o.rtts > 0 {
+		dLat, err := b.rtt(ctx, b.directNS, addr(direct, echoPort))
+		if err != nil {
+			return fmt.Errorf("latency direct: %w", err)
+		}
+		eLat, err := b.rtt(ctx, b.clientNS, addr(through, echoPort))
+		if err != nil {
+			return fmt.Errorf("latency through the endpoint: %w", err)
+		}
+		added := eLat.Pct(.5) - dLat.Pct(.5)
+		fmt.Printf("latency (64-byte request/response, %d sequential round trips on one connection)\n", b.o.rtts)
+		fmt.Printf("  direct   p50 %9s  p99 %9s\n  endpoint p50 %9s  p99 %9s\n", harness.Us(dLat.Pct(.5)), harness.Us(dLat.Pct(.99)), harness.Us(eLat.Pct(.5)), harness.Us(eLat.Pct(.99)))
+		fmt.Printf("  added p50 %s, p99 %s; ratio p50 %.2fx — target added p50 <= 100 µs: %s\n\n",
+			harness.Us(added), harness.Us(eLat.Pct(.99)-dLat.Pct(.99)), float64(eLat.Pct(.5))/float64(dLat.Pct(.5)), harness.Verdict(added <= 100*time.Microsecond))
 	}
-	eLat, err := b.rtt(ctx, b.clientNS, addr(through, echoPort))
-	if err != nil {
-		return fmt.Errorf("latency through the endpoint: %w", err)
-	}
-	added := eLat.Pct(.5) - dLat.Pct(.5)
-	fmt.Printf("latency (64-byte request/response, %d sequential round trips on one connection)\n", b.o.rtts)
-	fmt.Printf("  direct   p50 %9s  p99 %9s\n  endpoint p50 %9s  p99 %9s\n", harness.Us(dLat.Pct(.5)), harness.Us(dLat.Pct(.99)), harness.Us(eLat.Pct(.5)), harness.Us(eLat.Pct(.99)))
-	fmt.Printf("  added p50 %s, p99 %s; ratio p50 %.2fx — target added p50 <= 100 µs: %s\n\n",
-		harness.Us(added), harness.Us(eLat.Pct(.99)-dLat.Pct(.99)), float64(eLat.Pct(.5))/float64(dLat.Pct(.5)), harness.Verdict(added <= 100*time.Microsecond))
 
 	// 3. New connections per second.
+	stopPerf := b.startPerf("conn-direct")
 	dRate, dFail, err := b.connRate(b.directNS, addr(direct, connPort))
+	stopPerf()
 	if err != nil {
 		return fmt.Errorf("connections direct: %w", err)
 	}
 	stop := b.startProfile("conn")
+	stopPerf = b.startPerf("conn")
 	eRate, eFail, err := b.connRate(b.clientNS, addr(through, connPort))
+	stopPerf()
 	stop()
 	if err != nil {
 		return fmt.Errorf("connections through the endpoint: %w", err)
 	}
 	fmt.Printf("new connections (%d dialers, %s; connect, 1 byte each way, close)\n  direct   %8.0f conn/s (%d failed)\n  endpoint %8.0f conn/s (%d failed)\n  ratio %.3f — target >= 10000/s: %s\n\n",
 		b.o.dialers, b.o.connTime, dRate, dFail, eRate, eFail, eRate/dRate, harness.Verdict(eRate >= 10000))
+	if b.o.neighbours > 0 {
+		if err := b.crowded(ctx, addr(direct, connPort), addr(through, connPort), eRate); err != nil {
+			return fmt.Errorf("connections in crowded VPCs: %w", err)
+		}
+	}
+
+	if b.o.hold {
+		fmt.Printf("holding: client %s, endpoint %s, direct client %s, target %s; interrupt to clean up\n", b.clientNS, b.endpointIP, b.directNS, b.targetIP)
+		select {}
+	}
 
 	// 4. Many endpoints to working traffic.
 	if b.o.endpoints > 0 {
@@ -291,6 +324,7 @@ func (b *bench) provider(ctx context.Context) error {
 		return err
 	}
 	subID := *sub.Subnet.SubnetId
+	b.provSubnet = subID
 	sgs, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{*vpcID}}}})
 	if err != nil {
 		return err
@@ -397,7 +431,7 @@ func (b *bench) consumer(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	b.clientNS = ns
+	b.clientNS, b.consSubnet = ns, sub
 	t0 := time.Now()
 	_, ip, err := b.createEndpoint(ctx, vpc, sub, sg)
 	if err != nil {
@@ -479,6 +513,55 @@ func runInstance(ctx context.Context, c *ec2.Client, subnet string) (eni, ip str
 		return i.State.Name == ec2types.InstanceStateNameRunning && eni != "", nil
 	})
 	return eni, ip, err
+}
+
+// crowded adds neighbours instances to the provider's and the consumer's
+// subnets, so both routers on the endpoint path hold that many more
+// interfaces, and measures the connection rate again. A router whose
+// per-packet work grew with its interfaces would show it here.
+func (b *bench) crowded(ctx context.Context, direct, through string, before float64) error {
+	t0 := time.Now()
+	for _, sub := range []struct {
+		c  *ec2.Client
+		id string
+	}{{b.prov.EC2, b.provSubnet}, {b.cons.EC2, b.consSubnet}} {
+		n := int32(b.o.neighbours)
+		out, err := sub.c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: &n, MaxCount: &n, SubnetId: &sub.id})
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, i := range out.Instances {
+			ids = append(ids, *i.InstanceId)
+		}
+		if err := harness.Eventually("neighbours running", 5*time.Minute, 100*time.Millisecond, func() (bool, error) {
+			d, err := sub.c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+			if err != nil {
+				return false, err
+			}
+			for _, r := range d.Reservations {
+				for _, i := range r.Instances {
+					if i.State.Name != ec2types.InstanceStateNameRunning {
+						return false, nil
+					}
+				}
+			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+	}
+	dRate, dFail, err := b.connRate(b.directNS, direct)
+	if err != nil {
+		return fmt.Errorf("direct: %w", err)
+	}
+	eRate, eFail, err := b.connRate(b.clientNS, through)
+	if err != nil {
+		return fmt.Errorf("through the endpoint: %w", err)
+	}
+	fmt.Printf("new connections with %d more instances in each VPC (running after %s)\n  direct   %8.0f conn/s (%d failed)\n  endpoint %8.0f conn/s (%d failed)\n  endpoint rate against the uncrowded run: %.3f\n\n",
+		b.o.neighbours, time.Since(t0).Round(time.Millisecond), dRate, dFail, eRate, eFail, eRate/before)
+	return nil
 }
 
 // startServers runs iperf3 -s, the echo server and the connection sink in
@@ -715,4 +798,24 @@ func (b *bench) startProfile(suffix string) func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// startPerf records the whole machine with perf into --perf.suffix, if set:
+// most of a connection's cost is kernel work in other namespaces, which
+// the Go profile cannot see.
+func (b *bench) startPerf(suffix string) func() {
+	if b.o.perf == "" {
+		return func() {}
+	}
+	cmd := exec.Command("perf", "record", "-a", "-g", "-q", "-o", b.o.perf+"."+suffix)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/dataplane: perf:", err)
+		return func() {}
+	}
+	time.Sleep(300 * time.Millisecond) // perf needs a moment before it samples
+	return func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}
 }
