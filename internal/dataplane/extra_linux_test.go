@@ -289,3 +289,48 @@ func TestSourceCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestSubnetRouteTable: a route that only subnet a's table has (to an
+// interface) carries a's packets, so the router really looks up the table
+// of the subnet a packet comes from.
+func TestSubnetRouteTable(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	v.Subnets[0].Routes = []Route{{Destination: pfx("10.200.0.0/16"), Target: TargetInterface, TargetID: "eni-b1"}}
+	e.apply(v)
+	b1 := e.l.InterfaceNamespace("eni-b1")
+	h, err := ensureNS(b1, &Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	eth, err := h.nl.LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b1 plays an appliance that owns the routed range.
+	if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx("10.200.0.5/32"))}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ListenUDP(context.Background(), b1, "10.200.0.5:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	err = RunInNamespace(e.l.InterfaceNamespace("eni-a1"), func() error {
+		c, err := net.Dial("udp", "10.200.0.5:53")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("via subnet a's table"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReadDeadline(time.Now().Add(okTimeout))
+	if _, _, err := srv.ReadFrom(make([]byte, 64)); err != nil {
+		t.Fatalf("datagram routed by subnet a's table did not arrive: %v", err)
+	}
+}

@@ -122,7 +122,7 @@ func TestBuildRulesetUplink(t *testing.T) {
 	v := builderVPC()
 	t.Run("no uplink, no nat", func(t *testing.T) {
 		rs := buildRuleset(v)
-		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 1+2+2+2*len(v.Interfaces) { // forward, one ACL's two chains, one subnet's two gates, two per group set (one set per interface here)
+		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 2+2+2+2*len(v.Interfaces) { // forward and prerouting, one ACL's two chains, one subnet's two gates, two per group set (one set per interface here)
 			t.Fatalf("uplink rules without an uplink:\n%s", rs)
 		}
 	})
@@ -146,9 +146,9 @@ func TestBuildRulesetUplink(t *testing.T) {
 	t.Run("forward lets interfaces out after their groups", func(t *testing.T) {
 		fwd := chainRules(t, rs, "forward")
 		out := slices.Index(fwd, "iifname @interfaces oifname "+q+" accept")
-		lastJump := slices.IndexFunc(fwd, func(r string) bool { return strings.Contains(r, "-egress") && strings.HasPrefix(r, "iifname \"") })
-		if out < 0 || out < lastJump || out != len(fwd)-1 {
-			t.Fatalf("uplink accept at %d (last egress jump %d) in %v", out, lastJump, fwd)
+		groups := slices.Index(fwd, "iifname vmap @"+eniEgressMap)
+		if out < 0 || groups < 0 || out < groups || out != len(fwd)-1 {
+			t.Fatalf("uplink accept at %d (egress groups at %d) in %v", out, groups, fwd)
 		}
 	})
 	t.Run("hooks render", func(t *testing.T) {

@@ -1,11 +1,14 @@
 package dataplane
 
 import (
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
 )
 
 // TestKernelState reads the router namespace back with nft and ip (for
@@ -53,6 +56,8 @@ func TestKernelState(t *testing.T) {
 			"iifname @interfaces iifname . ip saddr != @sources drop",
 			`"` + a1 + `" . 10.77.1.10`,
 			"iifname vmap @acl-egress",
+			"meta mark set iifname map @subnet-tables",
+			"type ifname : mark",
 			`elements = { "` + b1 + `" : jump subnet-b-egress }`,
 			"oifname != @subnet-b jump acl-b-egress",
 			`"` + a1 + `" : jump sg-open-egress`,
@@ -66,8 +71,8 @@ func TestKernelState(t *testing.T) {
 			`iifname "` + uplinkLink + `" drop`,
 		}},
 		{"policy rules", run("ip", "rule"), []string{
-			"1000:\tfrom all iif " + a1 + " lookup " + strconv.Itoa(tables["subnet-a"]),
-			"1000:\tfrom all iif " + b1 + " lookup " + strconv.Itoa(tables["subnet-b"]),
+			fmt.Sprintf("1000:\tfrom all fwmark %#x lookup %d", tables["subnet-a"], tables["subnet-a"]),
+			fmt.Sprintf("1000:\tfrom all fwmark %#x lookup %d", tables["subnet-b"], tables["subnet-b"]),
 		}},
 		{"routes", run("ip", "route", "show", "table", "all"), []string{
 			"unreachable default table " + strconv.Itoa(tables["subnet-a"]),
@@ -132,5 +137,43 @@ func TestLargeVPCRuleset(t *testing.T) {
 	}
 	if changed, err := applyRuleset(int(h), rs); err != nil || changed {
 		t.Fatalf("reapply: changed %v, %v", changed, err)
+	}
+}
+
+// TestOldPolicyRulesRemoved: the per-interface "iif" rules older versions
+// kept at the subnet-lookup priority go away on the next apply, leaving the
+// one mark rule per subnet.
+func TestOldPolicyRulesRemoved(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	e.apply(v)
+	router, err := ensureNS(e.l.RouterNamespace(v.ID), &Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer router.close()
+	tables := subnetTables(v.Subnets)
+	old := netlink.NewRule()
+	old.Priority, old.IifName, old.Table = rulePriority, routerLinkName("eni-a1"), tables["subnet-a"]
+	if err := router.nl.RuleAdd(old); err != nil {
+		t.Fatal(err)
+	}
+	e.apply(v)
+	rules, err := router.nl.RuleList(netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks := 0
+	for _, r := range rules {
+		if r.Priority != rulePriority {
+			continue
+		}
+		if r.IifName != "" {
+			t.Errorf("old rule left: %s", r)
+		}
+		marks++
+	}
+	if marks != len(v.Subnets) {
+		t.Errorf("%d rules at priority %d, want one per subnet (%d)", marks, rulePriority, len(v.Subnets))
 	}
 }

@@ -116,6 +116,8 @@ func writeRuleset(c *nftables.Conn, rs nftRuleset, fingerprint []byte) error {
 			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter, &accept
 		case hookPostrouting:
 			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, &accept
+		case hookPrerouting:
+			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityMangle, &accept
 		}
 		chains[ch.Name] = c.AddChain(chain)
 	}
@@ -226,6 +228,16 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n),
 				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}})
 		}
+	case mapIfnameMark:
+		set.KeyType = nftables.TypeIFName
+		set.KeyByteOrder = binaryutil.NativeEndian
+		set.IsMap = true
+		set.DataType = nftables.TypeMark
+		// Values in host order, as meta mark takes them. (nft prints them
+		// byte-swapped: the library cannot tag a map's data byte order.)
+		for i, n := range s.Ifnames {
+			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n), Val: binaryutil.NativeEndian.PutUint32(s.Marks[i])})
+		}
 	case setAddrInterval:
 		set.KeyType = nftables.TypeIPAddr
 		set.Interval = true
@@ -262,7 +274,7 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		out = append(out, &expr.Verdict{Kind: expr.VerdictJump, Chain: r.Jump})
 	case verdictMasquerade:
 		out = append(out, &expr.Masq{})
-	case verdictVmap:
+	case verdictVmap, verdictMarkMap:
 		m, ok := sets[r.Map]
 		if !ok {
 			return nil, fmt.Errorf("unknown map %s", r.Map)
@@ -271,8 +283,14 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		if r.MapKey == fieldOifname {
 			key = expr.MetaKeyOIFNAME
 		}
-		out = append(out, &expr.Meta{Key: key, Register: 1},
-			&expr.Lookup{SourceRegister: 1, SetName: m.Name, SetID: m.ID, IsDestRegSet: true, DestRegister: 0})
+		out = append(out, &expr.Meta{Key: key, Register: 1})
+		if r.Verdict == verdictVmap {
+			out = append(out, &expr.Lookup{SourceRegister: 1, SetName: m.Name, SetID: m.ID, IsDestRegSet: true, DestRegister: 0})
+			break
+		}
+		// A miss ends the rule: the mark stays as it was (0, the main table).
+		out = append(out, &expr.Lookup{SourceRegister: 1, SetName: m.Name, SetID: m.ID, IsDestRegSet: true, DestRegister: 1},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
 	}
 	return out, nil
 }

@@ -12,7 +12,7 @@ func (rs nftRuleset) String() string {
 	fmt.Fprintf(&b, "table inet %s {\n", nftTableName)
 	for _, s := range rs.Sets {
 		kind := "set"
-		if s.Kind == mapIfnameJump {
+		if s.Kind == mapIfnameJump || s.Kind == mapIfnameMark {
 			kind = "map"
 		}
 		fmt.Fprintf(&b, "\t%s %s { %s }\n", kind, s.Name, s.render())
@@ -26,6 +26,8 @@ func (rs nftRuleset) String() string {
 			b.WriteString("\t\ttype filter hook input priority filter; policy accept;\n")
 		case hookPostrouting:
 			b.WriteString("\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+		case hookPrerouting:
+			b.WriteString("\t\ttype filter hook prerouting priority mangle; policy accept;\n")
 		}
 		for _, r := range c.Rules {
 			fmt.Fprintf(&b, "\t\t%s\n", r)
@@ -60,6 +62,11 @@ func (s nftSet) render() string {
 		for i, n := range s.Ifnames {
 			elems = append(elems, fmt.Sprintf("%q : jump %s", n, s.Chains[i]))
 		}
+	case mapIfnameMark:
+		typ = "type ifname : mark;"
+		for i, n := range s.Ifnames {
+			elems = append(elems, fmt.Sprintf("%q : 0x%08x", n, s.Marks[i]))
+		}
 	case setAddrInterval:
 		typ = "type ipv4_addr; flags interval;"
 		for i := 0; i+1 < len(s.Prefixes); i += 2 {
@@ -89,8 +96,9 @@ func (r nftRule) String() string {
 	case verdictMasquerade:
 		parts = append(parts, "masquerade")
 	case verdictVmap:
-		key := nftMatch{Field: r.MapKey, Set: "-"}.String()
-		parts = append(parts, strings.TrimSuffix(key, " @-")+" vmap @"+r.Map)
+		parts = append(parts, mapKeyName(r.MapKey)+" vmap @"+r.Map)
+	case verdictMarkMap:
+		parts = append(parts, "meta mark set "+mapKeyName(r.MapKey)+" map @"+r.Map)
 	}
 	return strings.Join(parts, " ")
 }
@@ -157,4 +165,12 @@ func ctStateNames(v uint32) string {
 		}
 	}
 	return strings.Join(names, ",")
+}
+
+// mapKeyName is how nft writes the key of a map lookup.
+func mapKeyName(f matchField) string {
+	if f == fieldOifname {
+		return "oifname"
+	}
+	return "iifname"
 }

@@ -19,11 +19,12 @@ import (
 const (
 	nftTableName     = "privlink"
 	allInterfacesSet = "interfaces"
-	sourcesSet       = "sources"     // interface link . its address
-	eniEgressMap     = "eni-egress"  // link : jump to its interface's egress groups
-	eniIngressMap    = "eni-ingress" // link : jump to its interface's ingress groups
-	aclEgressMap     = "acl-egress"  // link : jump to its subnet's egress ACL gate
-	aclIngressMap    = "acl-ingress" // link : jump to its subnet's ingress ACL gate
+	sourcesSet       = "sources"       // interface link . its address
+	eniEgressMap     = "eni-egress"    // link : jump to its interface's egress groups
+	eniIngressMap    = "eni-ingress"   // link : jump to its interface's ingress groups
+	aclEgressMap     = "acl-egress"    // link : jump to its subnet's egress ACL gate
+	aclIngressMap    = "acl-ingress"   // link : jump to its subnet's ingress ACL gate
+	subnetTablesMap  = "subnet-tables" // link : its subnet's routing table, as a packet mark
 )
 
 type setKind int
@@ -34,6 +35,7 @@ const (
 	setAddrInterval
 	setIfnameAddr // concatenation: Ifnames[i] . Prefixes[i] (a /32)
 	mapIfnameJump // verdict map: Ifnames[i] : jump Chains[i]
+	mapIfnameMark // data map: Ifnames[i] : Marks[i]
 )
 
 type nftSet struct {
@@ -42,6 +44,7 @@ type nftSet struct {
 	Ifnames  []string
 	Prefixes []netip.Prefix // setAddr: /32s; setAddrInterval: merged ranges as prefixes
 	Chains   []string       // mapIfnameJump: jump targets, parallel to Ifnames
+	Marks    []uint32       // mapIfnameMark: values, parallel to Ifnames
 }
 
 type matchField int
@@ -86,7 +89,8 @@ const (
 	verdictReturn
 	verdictJump
 	verdictMasquerade
-	verdictVmap // look MapKey up in the verdict map Map
+	verdictVmap    // look MapKey up in the verdict map Map
+	verdictMarkMap // a statement: set the packet mark to MapKey's value in Map
 )
 
 type nftRule struct {
@@ -105,6 +109,7 @@ const (
 	hookForward               // filter, policy drop
 	hookInput                 // filter, policy accept
 	hookPostrouting           // nat at srcnat, policy accept
+	hookPrerouting            // filter at mangle, policy accept
 )
 
 type nftChain struct {
@@ -182,7 +187,15 @@ func buildRuleset(v VPC) nftRuleset {
 		eniOut.Ifnames, eniOut.Chains = append(eniOut.Ifnames, i.Link), append(eniOut.Chains, groupsChain(i.SecurityGroupIDs, "egress"))
 		eniIn.Ifnames, eniIn.Chains = append(eniIn.Ifnames, i.Link), append(eniIn.Chains, groupsChain(i.SecurityGroupIDs, "ingress"))
 	}
-	rs.Sets = append(rs.Sets, all, sources)
+	// Policy routing picks a subnet's table by the packet mark this map
+	// sets, so the kernel walks one rule per subnet instead of one per
+	// interface for every packet.
+	tables := subnetTables(v.Subnets)
+	marks := nftSet{Name: subnetTablesMap, Kind: mapIfnameMark}
+	for _, i := range ifaces {
+		marks.Ifnames, marks.Marks = append(marks.Ifnames, i.Link), append(marks.Marks, uint32(tables[i.SubnetID]))
+	}
+	rs.Sets = append(rs.Sets, all, sources, marks)
 	for _, g := range sortedBy(v.SecurityGroups, func(g SecurityGroup) string { return g.ID }) {
 		set := nftSet{Name: sgSetName(g.ID), Kind: setAddr}
 		for _, i := range ifaces {
@@ -251,7 +264,8 @@ func buildRuleset(v VPC) nftRuleset {
 		// interface's egress groups above); from it, only replies enter.
 		add(verdictAccept, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldOifname, Name: uplinkLink})
 	}
-	rs.Chains = append(rs.Chains, fwd)
+	rs.Chains = append(rs.Chains, fwd, nftChain{Name: "prerouting", Hook: hookPrerouting,
+		Rules: []nftRule{{Verdict: verdictMarkMap, MapKey: fieldIifname, Map: subnetTablesMap}}})
 	if uplink {
 		rs.Chains = append(rs.Chains, uplinkChains()...)
 	}

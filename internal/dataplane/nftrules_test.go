@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -83,6 +84,9 @@ func TestBuildRuleset(t *testing.T) {
 			"oifname vmap @eni-ingress",
 			"iifname @interfaces oifname @interfaces accept",
 		}},
+		{"routing: the subnet's table by mark", "prerouting", []string{
+			"meta mark set iifname map @subnet-tables",
+		}},
 		{"subnet egress gate: leaving the subnet meets its acl", "subnet-b-egress", []string{
 			"oifname != @subnet-b jump acl-1-egress",
 		}},
@@ -129,6 +133,7 @@ func TestBuildRuleset(t *testing.T) {
 			"set sources { type ifname . ipv4_addr; elements = { " + q(app) + " . 10.0.1.10, " + q(web) + " . 10.0.2.10 } }",
 			"map eni-egress { type ifname : verdict; elements = { " + q(app) + " : jump " + appOut + ", " + q(web) + " : jump sg-web-egress } }",
 			"map eni-ingress { type ifname : verdict; elements = { " + q(app) + " : jump " + appIn + ", " + q(web) + " : jump sg-web-ingress } }",
+			fmt.Sprintf("map subnet-tables { type ifname : mark; elements = { %s : 0x%08x, %s : 0x%08x } }", q(app), subnetTables(v.Subnets)["subnet-a"], q(web), subnetTables(v.Subnets)["subnet-b"]),
 			// Only subnet-b has an ACL, so only its interface is gated.
 			"map acl-egress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-egress } }",
 			"map acl-ingress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-ingress } }",

@@ -143,7 +143,7 @@ func (l *Linux) ApplyVPC(ctx context.Context, v VPC) (Result, error) {
 	if err := l.removeStaleInterfaces(router, desiredLinks, &res); err != nil {
 		return res, err
 	}
-	if err := syncRules(router.nl, v, tables, &res); err != nil {
+	if err := syncRules(router.nl, tables, &res); err != nil {
 		return res, err
 	}
 	// The uplink goes before the routes through it and after the table

@@ -11,11 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncRules keeps one "iif <veth> lookup <subnet table>" rule per interface.
-func syncRules(nl *netlink.Handle, v VPC, tables map[string]int, res *Result) error {
-	want := map[string]int{}
-	for _, i := range v.Interfaces {
-		want[routerLinkName(i.ID)] = tables[i.SubnetID]
+// syncRules keeps one "fwmark <table> lookup <table>" rule per subnet: the
+// router's prerouting chain marks each packet with the table of the subnet
+// it came from (see buildRuleset). Rules are walked in order for every
+// packet, so there is one per subnet rather than one per interface; rules of
+// that priority it does not want (the per-interface "iif" rules of older
+// versions, a deleted subnet's) are removed.
+func syncRules(nl *netlink.Handle, tables map[string]int, res *Result) error {
+	want := map[int]bool{}
+	for _, t := range tables {
+		want[t] = true
 	}
 	have, err := nl.RuleList(netlink.FAMILY_V4)
 	if err != nil {
@@ -25,25 +30,27 @@ func syncRules(nl *netlink.Handle, v VPC, tables map[string]int, res *Result) er
 		if r.Priority != rulePriority {
 			continue
 		}
-		if t, ok := want[r.IifName]; ok && t == r.Table {
-			delete(want, r.IifName)
+		if want[r.Table] && r.IifName == "" && r.Mark == uint32(r.Table) && r.Mask != nil && *r.Mask == ^uint32(0) {
+			delete(want, r.Table)
 			continue
 		}
 		if err := nl.RuleDel(&r); err != nil {
-			return fmt.Errorf("dataplane: delete rule iif %s table %d: %w", r.IifName, r.Table, err)
+			return fmt.Errorf("dataplane: delete rule %s: %w", r, err)
 		}
-		res.deleted("rule iif %s lookup %d", r.IifName, r.Table)
+		res.deleted("rule %s", r)
 	}
-	for _, iif := range slices.Sorted(maps.Keys(want)) {
+	for _, t := range slices.Sorted(maps.Keys(want)) {
 		r := netlink.NewRule()
 		r.Family = netlink.FAMILY_V4
 		r.Priority = rulePriority
-		r.IifName = iif
-		r.Table = want[iif]
+		r.Mark = uint32(t)
+		mask := ^uint32(0)
+		r.Mask = &mask
+		r.Table = t
 		if err := nl.RuleAdd(r); err != nil {
-			return fmt.Errorf("dataplane: add rule iif %s lookup %d: %w", iif, r.Table, err)
+			return fmt.Errorf("dataplane: add rule fwmark %#x lookup %d: %w", t, t, err)
 		}
-		res.created("rule iif %s lookup %d", iif, r.Table)
+		res.created("rule fwmark %#x lookup %d", t, t)
 	}
 	return nil
 }
