@@ -84,23 +84,84 @@ func connClientMain(args []string) int {
 	return 0
 }
 
-// connRate runs the load generator inside ns against addr for connTime and
-// returns completed connections per second and how many failed.
-func (b *bench) connRate(ns, addr string) (float64, int64, error) {
-	self, err := os.Executable()
+// connRun is one connection-rate run.
+type connRun struct {
+	Rate   float64 // completed connections per second
+	Failed int64
+	// CPU is the machine's busy CPU time per completed connection, all
+	// namespaces and both ends included; Busy is the share of all CPUs
+	// that was busy. With the CPUs saturated, CPU alone sets the rate.
+	CPU  time.Duration
+	Busy float64
+}
+
+func (r connRun) String() string {
+	return fmt.Sprintf("%8.0f conn/s (%d failed), %5.0f µs CPU per connection, CPUs %.0f%% busy",
+		r.Rate, r.Failed, float64(r.CPU)/float64(time.Microsecond), 100*r.Busy)
+}
+
+// cpuTicks reads the busy and total CPU time of the machine from
+// /proc/stat, in clock ticks.
+func cpuTicks() (busy, total uint64, err error) {
+	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 8 || fields[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected %q", line)
+	}
+	for i, f := range fields[1:] {
+		if i >= 8 { // guest time is already counted in user time
+			break
+		}
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total, nil
+}
+
+// clockTick is the unit of /proc/stat (USER_HZ, 100 on every Linux ABI).
+const clockTick = 10 * time.Millisecond
+
+// connRate runs the load generator inside ns against addr for connTime.
+func (b *bench) connRate(ns, addr string) (connRun, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return connRun{}, err
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, self, connClientFlag, addr, b.o.connTime.String(), strconv.Itoa(b.o.dialers))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	busy0, total0, err := cpuTicks()
+	if err != nil {
+		return connRun{}, err
+	}
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("load generator in %s: %w: %s", ns, err, stderr.String())
+		return connRun{}, fmt.Errorf("load generator in %s: %w: %s", ns, err, stderr.String())
+	}
+	busy1, total1, err := cpuTicks()
+	if err != nil {
+		return connRun{}, err
 	}
 	var r connResult
 	if err := json.Unmarshal(out, &r); err != nil || r.Seconds <= 0 {
-		return 0, 0, fmt.Errorf("load generator in %s: bad report %q: %v", ns, out, err)
+		return connRun{}, fmt.Errorf("load generator in %s: bad report %q: %v", ns, out, err)
 	}
-	return float64(r.OK) / r.Seconds, r.Failed, nil
+	run := connRun{Rate: float64(r.OK) / r.Seconds, Failed: r.Failed}
+	if total1 > total0 {
+		run.Busy = float64(busy1-busy0) / float64(total1-total0)
+	}
+	if r.OK > 0 {
+		run.CPU = time.Duration(busy1-busy0) * clockTick / time.Duration(r.OK)
+	}
+	return run, nil
 }
