@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,8 +99,17 @@ type connRun struct {
 
 func (r connRun) String() string {
 	return fmt.Sprintf("%8.0f conn/s (%d failed), %5.0f µs CPU per connection, CPUs %.0f%% busy",
-		r.Rate, r.Failed, float64(r.CPU)/float64(time.Microsecond), 100*r.Busy)
+		r.Rate, r.Failed, us(r.CPU), 100*r.Busy)
 }
+
+// medianRun is the run with the median rate (the upper one of an even count).
+func medianRun(runs []connRun) connRun {
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b connRun) int { return cmp.Compare(a.Rate, b.Rate) })
+	return sorted[len(sorted)/2]
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // cpuTicks reads the busy and total CPU time of the machine from
 // /proc/stat, in clock ticks.
