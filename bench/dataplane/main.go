@@ -277,26 +277,10 @@ func (b *bench) run() error {
 	// Like throughput, rounds alternate the two paths and the median round
 	// decides: on a shared machine single runs vary by ±15 %.
 	fmt.Printf("new connections (%d dialers, %s per run, %d rounds of direct then endpoint; connect, 1 byte each way, close)\n", b.o.dialers, b.o.connTime, b.o.connRounds)
-	var dRuns, eRuns []connRun
-	for round := 1; round <= max(b.o.connRounds, 1); round++ {
-		stopPerf := b.startPerf("conn-direct")
-		dRun, err := b.connRate(b.directNS, addr(direct, connPort))
-		stopPerf()
-		if err != nil {
-			return fmt.Errorf("connections direct: %w", err)
-		}
-		stop := b.startProfile("conn")
-		stopPerf = b.startPerf("conn")
-		eRun, err := b.connRate(b.clientNS, addr(through, connPort))
-		stopPerf()
-		stop()
-		if err != nil {
-			return fmt.Errorf("connections through the endpoint: %w", err)
-		}
-		fmt.Printf("  round %d: direct   %s\n           endpoint %s\n", round, dRun, eRun)
-		dRuns, eRuns = append(dRuns, dRun), append(eRuns, eRun)
+	dRun, eRun, err := b.connRounds(addr(direct, connPort), addr(through, connPort), "conn")
+	if err != nil {
+		return err
 	}
-	dRun, eRun := medianRun(dRuns), medianRun(eRuns)
 	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); ratio %.3f, the endpoint path adds %.0f µs CPU per connection — target >= 10000/s: %s\n\n",
 		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/dRun.Rate, us(eRun.CPU-dRun.CPU), harness.Verdict(eRun.Rate >= 10000))
 	if b.o.neighbours > 0 {
@@ -526,6 +510,32 @@ func runInstance(ctx context.Context, c *ec2.Client, subnet string) (eni, ip str
 	return eni, ip, err
 }
 
+// connRounds runs connRounds alternating direct and endpoint connection-rate
+// runs, prints each and returns the median of each path. perfName names
+// the perf and CPU profile files.
+func (b *bench) connRounds(direct, through, perfName string) (connRun, connRun, error) {
+	var dRuns, eRuns []connRun
+	for round := 1; round <= max(b.o.connRounds, 1); round++ {
+		stopPerf := b.startPerf(perfName + "-direct")
+		dRun, err := b.connRate(b.directNS, direct)
+		stopPerf()
+		if err != nil {
+			return connRun{}, connRun{}, fmt.Errorf("connections direct: %w", err)
+		}
+		stop := b.startProfile(perfName)
+		stopPerf = b.startPerf(perfName)
+		eRun, err := b.connRate(b.clientNS, through)
+		stopPerf()
+		stop()
+		if err != nil {
+			return connRun{}, connRun{}, fmt.Errorf("connections through the endpoint: %w", err)
+		}
+		fmt.Printf("  round %d: direct   %s\n           endpoint %s\n", round, dRun, eRun)
+		dRuns, eRuns = append(dRuns, dRun), append(eRuns, eRun)
+	}
+	return medianRun(dRuns), medianRun(eRuns), nil
+}
+
 // crowded adds neighbours instances to the provider's and the consumer's
 // subnets, so both routers on the endpoint path hold that many more
 // interfaces, and measures the connection rate again. A router whose
@@ -562,16 +572,13 @@ func (b *bench) crowded(ctx context.Context, direct, through string, before conn
 			return err
 		}
 	}
-	dRun, err := b.connRate(b.directNS, direct)
+	fmt.Printf("new connections with %d more instances in each VPC (running after %s)\n", b.o.neighbours, time.Since(t0).Round(time.Millisecond))
+	dRun, eRun, err := b.connRounds(direct, through, "crowded")
 	if err != nil {
-		return fmt.Errorf("direct: %w", err)
+		return err
 	}
-	eRun, err := b.connRate(b.clientNS, through)
-	if err != nil {
-		return fmt.Errorf("through the endpoint: %w", err)
-	}
-	fmt.Printf("new connections with %d more instances in each VPC (running after %s)\n  direct   %s\n  endpoint %s\n  endpoint rate against the uncrowded run: %.3f\n\n",
-		b.o.neighbours, time.Since(t0).Round(time.Millisecond), dRun, eRun, eRun.Rate/before.Rate)
+	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); endpoint rate against the uncrowded median: %.3f\n\n",
+		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/before.Rate)
 	return nil
 }
 
