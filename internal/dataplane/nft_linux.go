@@ -351,8 +351,8 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		a := m.Prefix.Masked().Addr().As4()
 		return append(out, &expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: a[:]}), nil
 	case fieldIifnameSaddr:
-		// The name fills registers 1-4 (16 bytes), the address follows in
-		// the 32-bit register after them, as nft lays out a concatenation.
+		// The name fills 16-byte register 1 (32-bit registers 0-3) and the
+		// address the next 32-bit register, as nft lays out a concatenation.
 		// The nfproto test again only lets nft print "ip saddr".
 		tail, err := compare(m, nil, sets)
 		return append([]expr.Any{

@@ -97,8 +97,8 @@ type nftRule struct {
 	Matches []nftMatch
 	Verdict verdictKind
 	Jump    string
-	Map     string     // verdictVmap
-	MapKey  matchField // verdictVmap: fieldIifname or fieldOifname
+	Map     string     // verdictVmap, verdictMarkMap
+	MapKey  matchField // verdictVmap, verdictMarkMap: fieldIifname or fieldOifname
 }
 
 // chainHook says which base chain a chain is, if any.
@@ -180,19 +180,17 @@ func buildRuleset(v VPC) nftRuleset {
 	sources := nftSet{Name: sourcesSet, Kind: setIfnameAddr}
 	eniOut := nftSet{Name: eniEgressMap, Kind: mapIfnameJump}
 	eniIn := nftSet{Name: eniIngressMap, Kind: mapIfnameJump}
+	// Policy routing picks a subnet's table by the packet mark this map
+	// sets, so the kernel walks one rule per subnet instead of one per
+	// interface for every packet.
+	marks := nftSet{Name: subnetTablesMap, Kind: mapIfnameMark}
+	tables := subnetTables(v.Subnets)
 	for _, i := range ifaces {
 		all.Ifnames = append(all.Ifnames, i.Link)
 		sources.Ifnames = append(sources.Ifnames, i.Link)
 		sources.Prefixes = append(sources.Prefixes, netip.PrefixFrom(i.IP, 32))
 		eniOut.Ifnames, eniOut.Chains = append(eniOut.Ifnames, i.Link), append(eniOut.Chains, groupsChain(i.SecurityGroupIDs, "egress"))
 		eniIn.Ifnames, eniIn.Chains = append(eniIn.Ifnames, i.Link), append(eniIn.Chains, groupsChain(i.SecurityGroupIDs, "ingress"))
-	}
-	// Policy routing picks a subnet's table by the packet mark this map
-	// sets, so the kernel walks one rule per subnet instead of one per
-	// interface for every packet.
-	tables := subnetTables(v.Subnets)
-	marks := nftSet{Name: subnetTablesMap, Kind: mapIfnameMark}
-	for _, i := range ifaces {
 		marks.Ifnames, marks.Marks = append(marks.Ifnames, i.Link), append(marks.Marks, uint32(tables[i.SubnetID]))
 	}
 	rs.Sets = append(rs.Sets, all, sources, marks)

@@ -154,6 +154,11 @@ func TestBuildRuleset(t *testing.T) {
 			t.Errorf("ruleset lacks %q:\n%s", want, rs2)
 		}
 	})
+	t.Run("every jump and lookup names something that exists", func(t *testing.T) {
+		if err := checkReferences(rs); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("deterministic", func(t *testing.T) {
 		w := builderVPC()
 		w.Interfaces[0], w.Interfaces[1] = w.Interfaces[1], w.Interfaces[0]
@@ -308,5 +313,60 @@ func FuzzBuildRuleset(f *testing.F) {
 		if !strings.HasPrefix(rs.String(), "table inet privlink {") {
 			t.Fatal("render lost its header")
 		}
+		if err := checkReferences(rs); err != nil {
+			t.Fatal(err)
+		}
 	})
+}
+
+// checkReferences reports a jump, map element or lookup that names a chain
+// or set the ruleset does not define, or a map whose columns differ in length:
+// the kernel would refuse the whole table.
+func checkReferences(rs nftRuleset) error {
+	chains, sets := map[string]bool{}, map[string]nftSet{}
+	for _, c := range rs.Chains {
+		chains[c.Name] = true
+	}
+	for _, s := range rs.Sets {
+		sets[s.Name] = s
+		switch s.Kind {
+		case mapIfnameJump:
+			if len(s.Chains) != len(s.Ifnames) {
+				return fmt.Errorf("map %s: %d keys, %d chains", s.Name, len(s.Ifnames), len(s.Chains))
+			}
+			for _, c := range s.Chains {
+				if !chains[c] {
+					return fmt.Errorf("map %s jumps to missing chain %s", s.Name, c)
+				}
+			}
+		case mapIfnameMark:
+			if len(s.Marks) != len(s.Ifnames) {
+				return fmt.Errorf("map %s: %d keys, %d marks", s.Name, len(s.Ifnames), len(s.Marks))
+			}
+		case setIfnameAddr:
+			if len(s.Prefixes) != len(s.Ifnames) {
+				return fmt.Errorf("set %s: %d names, %d addresses", s.Name, len(s.Ifnames), len(s.Prefixes))
+			}
+		}
+	}
+	for _, c := range rs.Chains {
+		for _, r := range c.Rules {
+			if r.Verdict == verdictJump && !chains[r.Jump] {
+				return fmt.Errorf("chain %s jumps to missing chain %s", c.Name, r.Jump)
+			}
+			if r.Verdict == verdictVmap || r.Verdict == verdictMarkMap {
+				if _, ok := sets[r.Map]; !ok {
+					return fmt.Errorf("chain %s looks up missing map %s", c.Name, r.Map)
+				}
+			}
+			for _, m := range r.Matches {
+				if m.Set != "" {
+					if _, ok := sets[m.Set]; !ok {
+						return fmt.Errorf("chain %s looks up missing set %s", c.Name, m.Set)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
