@@ -94,7 +94,7 @@ func main() {
 	flag.StringVar(&o.perf, "perf", "", "record the whole machine with perf (perf record -a -g) during the connection runs into FILE.conn-direct and FILE.conn")
 	flag.IntVar(&o.neighbours, "neighbours", 100, "instances added to each VPC's subnet before a second connection-rate run, to show the per-packet cost does not grow with the VPC (0 skips it)")
 	flag.BoolVar(&o.verbose, "v", false, "print the server's warnings and errors on stderr")
-	flag.BoolVar(&o.hold, "hold", false, "after the runs, keep everything up until interrupted, to inspect the namespaces")
+	flag.BoolVar(&o.hold, "hold", false, "at the end, keep everything up until interrupted, to inspect the namespaces")
 	flag.DurationVar(&o.healthEvery, "health-interval", 300*time.Millisecond, "target health-check interval")
 	flag.Parse()
 	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
@@ -289,16 +289,16 @@ func (b *bench) run() error {
 		}
 	}
 
-	if b.o.hold {
-		fmt.Printf("holding: client %s, endpoint %s, direct client %s, target %s; interrupt to clean up\n", b.clientNS, b.endpointIP, b.directNS, b.targetIP)
-		select {}
-	}
 
 	// 4. Many endpoints to working traffic.
 	if b.o.endpoints > 0 {
 		if err := b.manyEndpoints(ctx, single); err != nil {
 			return fmt.Errorf("%d endpoints: %w", b.o.endpoints, err)
 		}
+	}
+	if b.o.hold {
+		fmt.Printf("holding: client %s, endpoint %s, direct client %s, target %s; interrupt to clean up\n", b.clientNS, b.endpointIP, b.directNS, b.targetIP)
+		select {}
 	}
 	return nil
 }

@@ -60,6 +60,12 @@ func (s *Server) startControllers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: data plane: %w", err)
 		}
+		switch raised, err := linux.RaiseHostLimits(); {
+		case err != nil:
+			s.log.Warn("could not raise the host's neighbour table limits; a data plane of some hundred interfaces may drop packets", "err", err)
+		case len(raised) > 0:
+			s.log.Info("raised host limits the data plane outgrows", "sysctls", raised)
+		}
 		dp = controllers.LinuxDataPlane{Linux: linux}
 		resolver := dns.NewResolver(s.log.With("component", "dns"), s.authority)
 		zone, err := controllers.PublicZone(s.cfg.Config.Regions)
