@@ -289,7 +289,6 @@ func (b *bench) run() error {
 		}
 	}
 
-
 	// 4. Many endpoints to working traffic.
 	if b.o.endpoints > 0 {
 		if err := b.manyEndpoints(ctx, single); err != nil {
