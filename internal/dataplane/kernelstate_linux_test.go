@@ -57,7 +57,7 @@ func TestKernelState(t *testing.T) {
 			`"` + a1 + `" . 10.77.1.10`,
 			"iifname vmap @acl-egress",
 			"meta mark set iifname map @subnet-tables",
-			"type ifname : mark",
+			fmt.Sprintf(`"%s" : 0x%08x`, a1, tables["subnet-a"]), // as ip rule prints it
 			`elements = { "` + b1 + `" : jump subnet-b-egress }`,
 			"oifname != @subnet-b jump acl-b-egress",
 			`"` + a1 + `" : jump sg-open-egress`,

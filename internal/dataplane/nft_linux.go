@@ -14,10 +14,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// rulesetEncoding names how writeRuleset turns the model into netlink.
+// It is part of the fingerprint: change it whenever the translation changes
+// while the rendered model does not, so tables written by an older privlink
+// are rewritten.
+const rulesetEncoding = "2: subnet marks stored big-endian"
+
 // fingerprint identifies a rendered ruleset; it is stored as the user data
 // of the first forward rule so an unchanged ruleset is not rewritten.
 func (rs nftRuleset) fingerprint() []byte {
-	sum := sha256.Sum256([]byte(rs.String()))
+	sum := sha256.Sum256([]byte(rulesetEncoding + "\n" + rs.String()))
 	return append([]byte("privlink:"), sum[:16]...)
 }
 
@@ -233,10 +239,10 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 		set.KeyByteOrder = binaryutil.NativeEndian
 		set.IsMap = true
 		set.DataType = nftables.TypeMark
-		// Values in host order, as meta mark takes them. (nft prints them
-		// byte-swapped: the library cannot tag a map's data byte order.)
+		// Stored big-endian, which is how nft prints map data, and turned
+		// to host order by the rule before it becomes the packet mark.
 		for i, n := range s.Ifnames {
-			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n), Val: binaryutil.NativeEndian.PutUint32(s.Marks[i])})
+			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n), Val: binaryutil.BigEndian.PutUint32(s.Marks[i])})
 		}
 	case setAddrInterval:
 		set.KeyType = nftables.TypeIPAddr
@@ -290,6 +296,7 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		}
 		// A miss ends the rule: the mark stays as it was (0, the main table).
 		out = append(out, &expr.Lookup{SourceRegister: 1, SetName: m.Name, SetID: m.ID, IsDestRegSet: true, DestRegister: 1},
+			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
 			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
 	}
 	return out, nil
