@@ -78,7 +78,8 @@ func desiredVPC(tx *store.Tx, vpcID string) (dataplane.VPC, bool) {
 		if err != nil {
 			continue
 		}
-		iface := dataplane.Interface{ID: e.ID, SubnetID: e.SubnetID, IP: ip, SecurityGroupIDs: append([]string(nil), e.SecurityGroupIDs...), Kind: interfaceKind(e.InterfaceType)}
+		iface := dataplane.Interface{ID: e.ID, SubnetID: e.SubnetID, IP: ip, SecurityGroupIDs: append([]string(nil), e.SecurityGroupIDs...), Kind: interfaceKind(e.InterfaceType),
+			NoSourceDestCheck: !e.SourceDestCheck}
 		if len(iface.SecurityGroupIDs) == 0 && iface.Kind == dataplane.KindLoadBalancer {
 			// A load balancer without security groups filters nothing
 			// itself (as NLBs without groups do); targets' groups decide.

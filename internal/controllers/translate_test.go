@@ -101,6 +101,10 @@ func buildRichVPC(t *testing.T, cp *controlplane.ControlPlane, db *store.DB) *ri
 	inst := res.Instances[0]
 	r.instanceID, r.instanceENI, r.instanceIP, r.instanceDNS = inst.ID, inst.NetworkInterfaceID, inst.PrivateIPAddress, inst.PrivateDNSName
 	r.standaloneENI = must(cp.CreateNetworkInterface(ctx, c, controlplane.CreateNetworkInterfaceInput{SubnetID: r.subC, SecurityGroupIDs: []string{r.app}}))(t).ID
+	// The routes' appliance: EC2 needs its source/destination check off.
+	if err := cp.ModifyNetworkInterfaceAttribute(ctx, c, controlplane.ModifyNetworkInterfaceInput{NetworkInterfaceID: r.standaloneENI, SourceDestCheck: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
 	lb := must(cp.CreateLoadBalancer(ctx, c, controlplane.CreateLoadBalancerInput{Name: "nlb", Type: "network", Scheme: "internal", Subnets: []string{r.subA}}))(t)
 	r.lbENI, r.lbIP = lb.AZs[0].NetworkInterfaceID, lb.AZs[0].PrivateIPv4Address
 	ep := must(cp.CreateVpcEndpoint(ctx, c, controlplane.CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: r.vpc.ID,
@@ -227,11 +231,12 @@ func TestDesiredVPC(t *testing.T) {
 			groups     []string
 			hostname   string
 			subnet, ip string
+			noCheck    bool
 		}{
-			{"instance", r.instanceENI, dataplane.KindInstance, []string{r.app}, r.instanceDNS, r.subA, r.instanceIP},
-			{"standalone interface", r.standaloneENI, dataplane.KindInstance, []string{r.app}, "", r.subC, ""},
-			{"load balancer without groups", r.lbENI, dataplane.KindLoadBalancer, []string{lbOpenGroup}, "", r.subA, r.lbIP},
-			{"interface endpoint", r.sqsEndpointENI, dataplane.KindEndpoint, []string{r.epSG}, "", r.subB, r.endpointIP},
+			{"instance", r.instanceENI, dataplane.KindInstance, []string{r.app}, r.instanceDNS, r.subA, r.instanceIP, false},
+			{"standalone interface, source/destination check off", r.standaloneENI, dataplane.KindInstance, []string{r.app}, "", r.subC, "", true},
+			{"load balancer without groups", r.lbENI, dataplane.KindLoadBalancer, []string{lbOpenGroup}, "", r.subA, r.lbIP, false},
+			{"interface endpoint", r.sqsEndpointENI, dataplane.KindEndpoint, []string{r.epSG}, "", r.subB, r.endpointIP, false},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				i, ok := ifaces[tc.id]
@@ -243,6 +248,9 @@ func TestDesiredVPC(t *testing.T) {
 				}
 				if tc.ip != "" && i.IP.String() != tc.ip {
 					t.Errorf("IP = %v, want %s", i.IP, tc.ip)
+				}
+				if i.NoSourceDestCheck != tc.noCheck {
+					t.Errorf("NoSourceDestCheck = %v, want %v", i.NoSourceDestCheck, tc.noCheck)
 				}
 			})
 		}

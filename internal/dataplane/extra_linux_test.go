@@ -259,6 +259,17 @@ func TestSourceCheck(t *testing.T) {
 		{"10.77.1.99", false},
 		{"10.77.1.11", false},
 	}
+	sendFrom := func(src string) error {
+		return RunInNamespace(ns, func() error {
+			c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP("10.77.2.10"), Port: 53})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte(src))
+			return err
+		})
+	}
 	for _, tc := range tests {
 		t.Run(tc.src, func(t *testing.T) {
 			err := RunInNamespace(ns, func() error {
@@ -288,12 +299,29 @@ func TestSourceCheck(t *testing.T) {
 			}
 		})
 	}
+	t.Run("check off: any source passes", func(t *testing.T) {
+		v.Interfaces[0].NoSourceDestCheck = true
+		e.apply(v)
+		// Applying resets the namespace's addresses to the interface's own.
+		if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx("10.77.1.99/24"))}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sendFrom("10.77.1.99"); err != nil {
+			t.Fatal(err)
+		}
+		srv.SetReadDeadline(time.Now().Add(okTimeout))
+		if _, _, err := srv.ReadFrom(make([]byte, 64)); err != nil {
+			t.Fatalf("datagram from 10.77.1.99 with the check off: %v", err)
+		}
+	})
 }
 
-// TestSubnetRouteTable: a route that only subnet a's table has (to an
-// interface) carries a's packets, so the router really looks up the table
-// of the subnet a packet comes from.
-func TestSubnetRouteTable(t *testing.T) {
+// TestRouteToInterface: a route only subnet a's table has, to interface
+// b1, carries a's packets to b1 (so the router looks up the table of the
+// subnet a packet comes from) once b1's source/destination check is off;
+// with the check on, EC2 drops traffic for addresses not b1's own, and so
+// does the router.
+func TestRouteToInterface(t *testing.T) {
 	e := newTestEnv(t)
 	v := e.baseVPC()
 	v.Subnets[0].Routes = []Route{{Destination: pfx("10.200.0.0/16"), Target: TargetInterface, TargetID: "eni-b1"}}
@@ -308,29 +336,59 @@ func TestSubnetRouteTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// b1 plays an appliance that owns the routed range.
-	if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx("10.200.0.5/32"))}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ListenUDP(context.Background(), b1, "10.200.0.5:53")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	err = RunInNamespace(e.l.InterfaceNamespace("eni-a1"), func() error {
-		c, err := net.Dial("udp", "10.200.0.5:53")
-		if err != nil {
-			return err
+	// b1 plays an appliance that owns the routed range. Applying resets
+	// the namespace's addresses, so it claims the range again after each.
+	own := func() {
+		t.Helper()
+		if err := h.nl.AddrReplace(eth, &netlink.Addr{IPNet: prefixIPNet(pfx("10.200.0.5/32"))}); err != nil {
+			t.Fatal(err)
 		}
-		defer c.Close()
-		_, err = c.Write([]byte("via subnet a's table"))
-		return err
+	}
+	own()
+	var srv net.PacketConn
+	listen := func() {
+		t.Helper()
+		if srv != nil {
+			srv.Close()
+		}
+		var err error
+		if srv, err = ListenUDP(context.Background(), b1, "10.200.0.5:53"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listen()
+	defer func() { srv.Close() }()
+	send := func() {
+		t.Helper()
+		err := RunInNamespace(e.l.InterfaceNamespace("eni-a1"), func() error {
+			c, err := net.Dial("udp", "10.200.0.5:53")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte("via subnet a's table"))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("check on: dropped", func(t *testing.T) {
+		send()
+		srv.SetReadDeadline(time.Now().Add(dropTimeout))
+		if _, _, err := srv.ReadFrom(make([]byte, 64)); err == nil {
+			t.Fatal("a datagram for another address reached an interface with the check on")
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.SetReadDeadline(time.Now().Add(okTimeout))
-	if _, _, err := srv.ReadFrom(make([]byte, 64)); err != nil {
-		t.Fatalf("datagram routed by subnet a's table did not arrive: %v", err)
-	}
+	t.Run("check off: delivered", func(t *testing.T) {
+		v.Interfaces[2].NoSourceDestCheck = true
+		e.apply(v)
+		own()
+		listen()
+		send()
+		srv.SetReadDeadline(time.Now().Add(okTimeout))
+		if _, _, err := srv.ReadFrom(make([]byte, 64)); err != nil {
+			t.Fatalf("datagram routed by subnet a's table did not arrive: %v", err)
+		}
+	})
 }

@@ -53,7 +53,8 @@ func TestKernelState(t *testing.T) {
 	}{
 		{"nftables", run("nft", "list", "table", "inet", nftTableName), []string{
 			"type filter hook forward priority filter; policy drop;",
-			"iifname @interfaces iifname . ip saddr != @sources drop",
+			"iifname @checked iifname . ip saddr != @sources drop",
+			"oifname @checked oifname . ip daddr != @sources drop",
 			`"` + a1 + `" . 10.77.1.10`,
 			"iifname vmap @acl-egress",
 			"meta mark set iifname map @subnet-tables",

@@ -148,6 +148,11 @@ type Interface struct {
 	SecurityGroupIDs []string
 	Kind             InterfaceKind
 	Hostname         string
+	// NoSourceDestCheck lets the interface send from and receive for
+	// addresses other than its own, as EC2's source/destination check off
+	// does (a NAT instance, an appliance a route points at). With the check
+	// on, the router drops both.
+	NoSourceDestCheck bool
 }
 
 // SecurityGroup is a stateful allow-only filter attached to interfaces.

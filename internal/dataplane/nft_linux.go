@@ -357,16 +357,20 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		}
 		a := m.Prefix.Masked().Addr().As4()
 		return append(out, &expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: a[:]}), nil
-	case fieldIifnameSaddr:
+	case fieldIifnameSaddr, fieldOifnameDaddr:
 		// The name fills 16-byte register 1 (32-bit registers 0-3) and the
 		// address the next 32-bit register, as nft lays out a concatenation.
 		// The nfproto test again only lets nft print "ip saddr".
+		key, offset := expr.MetaKeyIIFNAME, uint32(12)
+		if m.Field == fieldOifnameDaddr {
+			key, offset = expr.MetaKeyOIFNAME, 16
+		}
 		tail, err := compare(m, nil, sets)
 		return append([]expr.Any{
 			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-			&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: unix.NFT_REG32_04, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Meta{Key: key, Register: 1},
+			&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: unix.NFT_REG32_04, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
 		}, tail...), err
 	case fieldL4proto:
 		return []expr.Any{

@@ -140,6 +140,8 @@ func (m nftMatch) String() string {
 		return "ct state " + op + ctStateNames(m.Value)
 	case fieldIifnameSaddr:
 		return "iifname . ip saddr " + value("")
+	case fieldOifnameDaddr:
+		return "oifname . ip daddr " + value("")
 	}
 	return fmt.Sprintf("<field %d>", m.Field)
 }

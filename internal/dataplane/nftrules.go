@@ -19,6 +19,7 @@ import (
 const (
 	nftTableName     = "privlink"
 	allInterfacesSet = "interfaces"
+	checkedSet       = "checked"       // links of interfaces with the source/destination check on
 	sourcesSet       = "sources"       // interface link . its address
 	eniEgressMap     = "eni-egress"    // link : jump to its interface's egress groups
 	eniIngressMap    = "eni-ingress"   // link : jump to its interface's ingress groups
@@ -61,6 +62,7 @@ const (
 	fieldICMPCode
 	fieldCtState
 	fieldIifnameSaddr // iifname . ip saddr, looked up in a setIfnameAddr
+	fieldOifnameDaddr // oifname . ip daddr, looked up in a setIfnameAddr
 )
 
 // Conntrack state bits as the kernel encodes them.
@@ -149,7 +151,7 @@ func groupsChain(ids []string, dir string) string {
 
 // buildRuleset computes the whole table for a validated VPC.
 //
-// Order in the forward chain: non-IPv4 drop; source check; network ACLs for
+// Order in the forward chain: non-IPv4 drop; source and destination check; network ACLs for
 // packets crossing a subnet boundary (egress of the source subnet, then
 // ingress of the destination subnet, for replies too); established/related
 // accept; then a new connection must pass the source interface's egress and
@@ -177,6 +179,7 @@ func buildRuleset(v VPC) nftRuleset {
 		rs.Sets = append(rs.Sets, set)
 	}
 	all := nftSet{Name: allInterfacesSet, Kind: setIfname}
+	checked := nftSet{Name: checkedSet, Kind: setIfname}
 	sources := nftSet{Name: sourcesSet, Kind: setIfnameAddr}
 	eniOut := nftSet{Name: eniEgressMap, Kind: mapIfnameJump}
 	eniIn := nftSet{Name: eniIngressMap, Kind: mapIfnameJump}
@@ -187,13 +190,16 @@ func buildRuleset(v VPC) nftRuleset {
 	tables := subnetTables(v.Subnets)
 	for _, i := range ifaces {
 		all.Ifnames = append(all.Ifnames, i.Link)
-		sources.Ifnames = append(sources.Ifnames, i.Link)
-		sources.Prefixes = append(sources.Prefixes, netip.PrefixFrom(i.IP, 32))
+		if !i.NoSourceDestCheck {
+			checked.Ifnames = append(checked.Ifnames, i.Link)
+			sources.Ifnames = append(sources.Ifnames, i.Link)
+			sources.Prefixes = append(sources.Prefixes, netip.PrefixFrom(i.IP, 32))
+		}
 		eniOut.Ifnames, eniOut.Chains = append(eniOut.Ifnames, i.Link), append(eniOut.Chains, groupsChain(i.SecurityGroupIDs, "egress"))
 		eniIn.Ifnames, eniIn.Chains = append(eniIn.Ifnames, i.Link), append(eniIn.Chains, groupsChain(i.SecurityGroupIDs, "ingress"))
 		marks.Ifnames, marks.Marks = append(marks.Ifnames, i.Link), append(marks.Marks, uint32(tables[i.SubnetID]))
 	}
-	rs.Sets = append(rs.Sets, all, sources, marks)
+	rs.Sets = append(rs.Sets, all, checked, sources, marks)
 	for _, g := range sortedBy(v.SecurityGroups, func(g SecurityGroup) string { return g.ID }) {
 		set := nftSet{Name: sgSetName(g.ID), Kind: setAddr}
 		for _, i := range ifaces {
@@ -246,7 +252,10 @@ func buildRuleset(v VPC) nftRuleset {
 		fwd.Rules = append(fwd.Rules, nftRule{Verdict: verdictVmap, MapKey: key, Map: name})
 	}
 	add(verdictDrop, "", nftMatch{Field: fieldNfproto, Neg: true, Value: 2})
-	add(verdictDrop, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldIifnameSaddr, Neg: true, Set: sourcesSet})
+	// EC2's source/destination check: an interface sends only from its own
+	// address and receives only for it, unless the check is off.
+	add(verdictDrop, "", nftMatch{Field: fieldIifname, Set: checkedSet}, nftMatch{Field: fieldIifnameSaddr, Neg: true, Set: sourcesSet})
+	add(verdictDrop, "", nftMatch{Field: fieldOifname, Set: checkedSet}, nftMatch{Field: fieldOifnameDaddr, Neg: true, Set: sourcesSet})
 	vmap(fieldIifname, aclEgressMap)
 	vmap(fieldOifname, aclIngressMap)
 	add(verdictAccept, "", nftMatch{Field: fieldCtState, Value: ctEstablished | ctRelated})

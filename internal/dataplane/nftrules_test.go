@@ -75,7 +75,8 @@ func TestBuildRuleset(t *testing.T) {
 	}{
 		{"forward order", "forward", []string{
 			"meta nfproto != ipv4 drop",
-			"iifname @interfaces iifname . ip saddr != @sources drop",
+			"iifname @checked iifname . ip saddr != @sources drop",
+			"oifname @checked oifname . ip daddr != @sources drop",
 			"iifname vmap @acl-egress",
 			"oifname vmap @acl-ingress",
 			"ct state established,related accept",
@@ -137,6 +138,19 @@ func TestBuildRuleset(t *testing.T) {
 			// Only subnet-b has an ACL, so only its interface is gated.
 			"map acl-egress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-egress } }",
 			"map acl-ingress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-ingress } }",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("ruleset lacks %q:\n%s", want, text)
+			}
+		}
+	})
+	t.Run("source/destination check off: out of both check sets", func(t *testing.T) {
+		w := builderVPC()
+		w.Interfaces[0].NoSourceDestCheck = true // eni-web
+		text := buildRuleset(w).String()
+		for _, want := range []string{
+			"set checked { type ifname; elements = { " + q(app) + " } }",
+			"set sources { type ifname . ipv4_addr; elements = { " + q(app) + " . 10.0.1.10 } }",
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("ruleset lacks %q:\n%s", want, text)
