@@ -405,8 +405,12 @@ func (l *Linux) ensureInterface(routerNS string, router nsHandles, i Interface, 
 		return err
 	}
 	ensureBigTCP(iface.nl, eth, res, ifNS)
+	// privlink owns the interface's own address (and its prefix length);
+	// addresses a user adds inside the instance are the instance's business,
+	// as an OS's own configuration is on EC2.
 	want := netip.PrefixFrom(i.IP, s.CIDR.Bits())
-	if err := syncAddrs(iface.nl, eth, []netip.Prefix{want}, func(netip.Prefix) bool { return true }, res, ifNS); err != nil {
+	owned := func(p netip.Prefix) bool { return p.Addr() == i.IP }
+	if err := syncAddrs(iface.nl, eth, []netip.Prefix{want}, owned, res, ifNS); err != nil {
 		return err
 	}
 	return syncDefaultRoute(iface.nl, eth, gw, res, ifNS)
