@@ -3,17 +3,16 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net"
 	"sync"
 	"testing"
 
 	"github.com/privlink/privlink/internal/cloud"
 	"github.com/privlink/privlink/internal/controlplane"
+	"github.com/privlink/privlink/internal/controlplane/cptest"
 	"github.com/privlink/privlink/internal/dataplane"
 	"github.com/privlink/privlink/internal/iam"
 	"github.com/privlink/privlink/internal/store"
-	"github.com/privlink/privlink/internal/store/bolt"
 )
 
 const (
@@ -24,27 +23,7 @@ const (
 
 // newCP returns a control plane over a real bbolt store in a temp dir.
 func newCP(t *testing.T) (*controlplane.ControlPlane, *store.DB) {
-	t.Helper()
-	b, err := bolt.Open(t.TempDir() + "/state.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := controlplane.Kinds()
-	maps.Copy(kinds, iam.Kinds())
-	db, err := store.Open(context.Background(), b, kinds, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r, err := cloud.NewRegion(region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := controlplane.New(controlplane.Config{DB: db, Regions: []cloud.Region{r}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cp, db
+	return cptest.New(t, iam.Kinds())
 }
 
 // root is a call by account's root user in us-east-1.

@@ -17,9 +17,7 @@ import (
 	"github.com/privlink/privlink/internal/awsapi/xmlenc"
 	"github.com/privlink/privlink/internal/awsapi/xmlenc/xmlenctest"
 	"github.com/privlink/privlink/internal/cloud"
-	"github.com/privlink/privlink/internal/controlplane"
-	"github.com/privlink/privlink/internal/store"
-	"github.com/privlink/privlink/internal/store/bolt"
+	"github.com/privlink/privlink/internal/controlplane/cptest"
 )
 
 // TestXMLShapesMatchEncodingXML fills every named EC2 response shape with
@@ -56,20 +54,7 @@ type testAPI struct {
 
 func newTestAPI(t testing.TB) *testAPI {
 	t.Helper()
-	b, err := bolt.Open(t.TempDir() + "/state.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), b, controlplane.Kinds(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r, _ := cloud.NewRegion("us-east-1")
-	cp, err := controlplane.New(controlplane.Config{DB: db, Regions: []cloud.Region{r}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp, _ := cptest.New(t)
 	return &testAPI{t: t, svc: NewService(cp), elb: elbv2.NewService(cp), ids: map[string]string{}}
 }
 

@@ -7,27 +7,12 @@ import (
 
 	"github.com/privlink/privlink/internal/awsapi"
 	"github.com/privlink/privlink/internal/cloud"
-	"github.com/privlink/privlink/internal/controlplane"
-	"github.com/privlink/privlink/internal/store"
-	"github.com/privlink/privlink/internal/store/bolt"
+	"github.com/privlink/privlink/internal/controlplane/cptest"
 )
 
 func newService(t *testing.T) *awsapi.Service {
 	t.Helper()
-	b, err := bolt.Open(t.TempDir() + "/state.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), b, controlplane.Kinds(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r, _ := cloud.NewRegion("us-east-1")
-	cp, err := controlplane.New(controlplane.Config{DB: db, Regions: []cloud.Region{r}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp, _ := cptest.New(t)
 	return NewService(cp)
 }
 
