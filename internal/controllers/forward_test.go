@@ -62,10 +62,10 @@ func (d *forwardDP) forwarded(eni, proto string, port uint16) (targets []string,
 	return nil, "", false
 }
 
-// TestEndpointKernelForwarding: plain TCP listeners are forwarded by the
-// kernel to the load balancer's candidates in the endpoint's zone (and all
-// zones with cross-zone on); PROXY v2 target groups and UDP stay with the
-// relay; rejecting removes the forwarding once.
+// TestEndpointKernelForwarding: plain TCP and UDP listeners are forwarded
+// by the kernel to the load balancer's candidates in the endpoint's zone
+// (and all zones with cross-zone on); TCP to PROXY v2 target groups stays
+// with the relay; rejecting removes the forwarding once.
 func TestEndpointKernelForwarding(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -180,21 +180,12 @@ func TestEndpointRelaysWhenKernelForwardingFails(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cp, db := newCP(t)
-	p, c := root(providerAcct), root(consumerAcct)
+	c := root(consumerAcct)
 	dp := &forwardDP{loopDP: newLoopDP(), applied: map[string]dataplane.Forwarding{}, removed: map[string]int{}, refuse: errors.New("no NAT in this kernel")}
 	tcpEcho, _ := echoServers(t)
 
-	pvpc := must(cp.CreateVpc(ctx, p, controlplane.CreateVpcInput{CidrBlock: "10.0.0.0/16"}))(t)
-	psub := must(cp.CreateSubnet(ctx, p, controlplane.CreateSubnetInput{VpcID: pvpc.ID, CidrBlock: "10.0.1.0/24", AvailabilityZone: "us-east-1a"}))(t)
-	lb := must(cp.CreateLoadBalancer(ctx, p, controlplane.CreateLoadBalancerInput{Name: "nlb", Type: "network", Scheme: "internal", Subnets: []string{psub.ID}}))(t)
-	check(t, cp.LoadBalancerActive(ctx, lb.ARN))
-	tg := must(cp.CreateTargetGroup(ctx, p, controlplane.CreateTargetGroupInput{Name: "tg", Protocol: "TCP", Port: ptr(7000), VpcID: pvpc.ID, TargetType: "ip"}))(t)
-	check(t, cp.RegisterTargets(ctx, p, tg.ARN, []controlplane.TargetSpec{{ID: "10.0.1.50"}}))
+	_, _, svc := oneTargetService(t, cp, "TCP")
 	dp.Serve("tcp", "10.0.1.50:7000", tcpEcho)
-	must(cp.CreateListener(ctx, p, controlplane.CreateListenerInput{LoadBalancerARN: lb.ARN, Protocol: "TCP", Port: ptr(80),
-		DefaultActions: []controlplane.ListenerAction{{Type: "forward", TargetGroupARN: tg.ARN}}}))(t)
-	svc := must(cp.CreateVpcEndpointServiceConfiguration(ctx, p, controlplane.CreateEndpointServiceInput{NetworkLoadBalancerARNs: []string{lb.ARN}}))(t)
-	must(cp.ModifyVpcEndpointServicePermissions(ctx, p, svc.ID, []string{cloud.AccountRootARN(consumerAcct)}, nil))(t)
 	cvpc, csub := consumerNet(t, cp)
 	ep := must(cp.CreateVpcEndpoint(ctx, c, controlplane.CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: cvpc, ServiceName: svc.ServiceName, SubnetIDs: []string{csub}}))(t)
 	epIP := get[cloud.NetworkInterface](t, db, cloud.KindNetworkInterface, ep.NetworkInterfaceIDs[0]).PrivateIPAddress

@@ -82,6 +82,26 @@ func askUDP(addr, msg string) (string, error) {
 	return string(buf[:n]), err
 }
 
+// oneTargetService builds the provider side of the simplest story in the
+// provider account: an active NLB in us-east-1a, a target group of protocol
+// with one target, 10.0.1.50:7000, a listener on port 80 and an endpoint
+// service the consumer account may use.
+func oneTargetService(t *testing.T, cp *controlplane.ControlPlane, protocol string) (*cloud.LoadBalancer, *cloud.Listener, *cloud.VpcEndpointService) {
+	t.Helper()
+	ctx, p := context.Background(), root(providerAcct)
+	pvpc := must(cp.CreateVpc(ctx, p, controlplane.CreateVpcInput{CidrBlock: "10.0.0.0/16"}))(t)
+	psub := must(cp.CreateSubnet(ctx, p, controlplane.CreateSubnetInput{VpcID: pvpc.ID, CidrBlock: "10.0.1.0/24", AvailabilityZone: "us-east-1a"}))(t)
+	lb := must(cp.CreateLoadBalancer(ctx, p, controlplane.CreateLoadBalancerInput{Name: "nlb", Type: "network", Scheme: "internal", Subnets: []string{psub.ID}}))(t)
+	check(t, cp.LoadBalancerActive(ctx, lb.ARN))
+	tg := must(cp.CreateTargetGroup(ctx, p, controlplane.CreateTargetGroupInput{Name: "tg", Protocol: protocol, Port: ptr(7000), VpcID: pvpc.ID, TargetType: "ip"}))(t)
+	check(t, cp.RegisterTargets(ctx, p, tg.ARN, []controlplane.TargetSpec{{ID: "10.0.1.50"}}))
+	listener := must(cp.CreateListener(ctx, p, controlplane.CreateListenerInput{LoadBalancerARN: lb.ARN, Protocol: protocol, Port: ptr(80),
+		DefaultActions: []controlplane.ListenerAction{{Type: "forward", TargetGroupARN: tg.ARN}}}))(t)
+	svc := must(cp.CreateVpcEndpointServiceConfiguration(ctx, p, controlplane.CreateEndpointServiceInput{NetworkLoadBalancerARNs: []string{lb.ARN}}))(t)
+	must(cp.ModifyVpcEndpointServicePermissions(ctx, p, svc.ID, []string{cloud.AccountRootARN(consumerAcct)}, nil))(t)
+	return lb, listener, svc
+}
+
 // TestEndpointTraffic carries TCP and UDP through an endpoint with a
 // loopback data plane, for each listener protocol.
 func TestEndpointTraffic(t *testing.T) {
@@ -92,18 +112,9 @@ func TestEndpointTraffic(t *testing.T) {
 	dp := newLoopDP()
 	tcpEcho, udpEcho := echoServers(t)
 
-	pvpc := must(cp.CreateVpc(ctx, p, controlplane.CreateVpcInput{CidrBlock: "10.0.0.0/16"}))(t)
-	psub := must(cp.CreateSubnet(ctx, p, controlplane.CreateSubnetInput{VpcID: pvpc.ID, CidrBlock: "10.0.1.0/24", AvailabilityZone: "us-east-1a"}))(t)
-	lb := must(cp.CreateLoadBalancer(ctx, p, controlplane.CreateLoadBalancerInput{Name: "nlb", Type: "network", Scheme: "internal", Subnets: []string{psub.ID}}))(t)
-	check(t, cp.LoadBalancerActive(ctx, lb.ARN))
-	tg := must(cp.CreateTargetGroup(ctx, p, controlplane.CreateTargetGroupInput{Name: "tg", Protocol: "TCP_UDP", Port: ptr(7000), VpcID: pvpc.ID, TargetType: "ip"}))(t)
-	check(t, cp.RegisterTargets(ctx, p, tg.ARN, []controlplane.TargetSpec{{ID: "10.0.1.50"}}))
+	lb, listener, svc := oneTargetService(t, cp, "TCP_UDP")
 	dp.Serve("tcp", "10.0.1.50:7000", tcpEcho)
 	dp.Serve("udp", "10.0.1.50:7000", udpEcho)
-	listener := must(cp.CreateListener(ctx, p, controlplane.CreateListenerInput{LoadBalancerARN: lb.ARN, Protocol: "TCP_UDP", Port: ptr(80),
-		DefaultActions: []controlplane.ListenerAction{{Type: "forward", TargetGroupARN: tg.ARN}}}))(t)
-	svc := must(cp.CreateVpcEndpointServiceConfiguration(ctx, p, controlplane.CreateEndpointServiceInput{NetworkLoadBalancerARNs: []string{lb.ARN}}))(t)
-	must(cp.ModifyVpcEndpointServicePermissions(ctx, p, svc.ID, []string{cloud.AccountRootARN(consumerAcct)}, nil))(t)
 
 	cvpc, csub := consumerNet(t, cp)
 	ep := must(cp.CreateVpcEndpoint(ctx, c, controlplane.CreateEndpointInput{Type: cloud.EndpointInterface, VpcID: cvpc, ServiceName: svc.ServiceName, SubnetIDs: []string{csub}}))(t)
