@@ -223,6 +223,26 @@ func TestForeignLinkNotForwarded(t *testing.T) {
 	})
 }
 
+// addAddrs adds addresses to an interface's eth0, as a user inside the
+// instance would.
+func (e *testEnv) addAddrs(eniID string, prefixes ...string) {
+	e.t.Helper()
+	h, err := ensureNS(e.l.InterfaceNamespace(eniID), &Result{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer h.close()
+	eth, err := h.nl.LinkByName("eth0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, p := range prefixes {
+		if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx(p))}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
 // TestSourceCheck: an instance that sends from an address that is not its
 // own (a free one, or a neighbour's) is dropped at the router, as EC2's
 // source/destination check does; its own address still passes. UDP shows
@@ -237,20 +257,7 @@ func TestSourceCheck(t *testing.T) {
 	}
 	defer srv.Close()
 	ns := e.l.InterfaceNamespace("eni-a1")
-	h, err := ensureNS(ns, &Result{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
-	eth, err := h.nl.LinkByName("eth0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"10.77.1.99/24", "10.77.1.11/24"} { // free, and a2's
-		if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx(a))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.addAddrs("eni-a1", "10.77.1.99/24", "10.77.1.11/24") // free, and a2's
 	tests := []struct {
 		src  string
 		pass bool
@@ -326,19 +333,7 @@ func TestRouteToInterface(t *testing.T) {
 	v.Subnets[0].Routes = []Route{{Destination: pfx("10.200.0.0/16"), Target: TargetInterface, TargetID: "eni-b1"}}
 	e.apply(v)
 	b1 := e.l.InterfaceNamespace("eni-b1")
-	h, err := ensureNS(b1, &Result{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
-	eth, err := h.nl.LinkByName("eth0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// b1 plays an appliance that owns the routed range.
-	if err := h.nl.AddrAdd(eth, &netlink.Addr{IPNet: prefixIPNet(pfx("10.200.0.5/32"))}); err != nil {
-		t.Fatal(err)
-	}
+	e.addAddrs("eni-b1", "10.200.0.5/32") // b1 plays an appliance that owns the routed range
 	srv, err := ListenUDP(context.Background(), b1, "10.200.0.5:53")
 	if err != nil {
 		t.Fatal(err)

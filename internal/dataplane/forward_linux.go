@@ -84,22 +84,8 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 	}
 	// Links to load balancers this interface no longer forwards to: their
 	// connections are cut like those of a removed endpoint.
-	links, err := fabricLinks(ep)
+	probes, err := l.dropFabricLinks(ep, epNS, marks)
 	if err != nil {
-		return err
-	}
-	var probes []probe
-	for _, link := range links {
-		if _, ok := marks[link.Attrs().Alias]; ok {
-			continue
-		}
-		cut, err := l.dropFabricLink(ep, epNS, link)
-		if err != nil {
-			return err
-		}
-		probes = append(probes, cut...)
-	}
-	if err := syncFabricRoutes(ep, epNS, fabricNodeSide); err != nil {
 		return err
 	}
 	if err := writeFabricTable(int(ep.ns), endpointChains(f, marks)); err != nil {
@@ -129,28 +115,42 @@ func (l *Linux) RemoveForwarding(ctx context.Context, eni string) error {
 	if err := deleteFabricTable(int(ep.ns)); err != nil {
 		return err
 	}
-	links, err := fabricLinks(ep)
-	if err != nil {
-		return err
-	}
 	// Every fabric mark: also connections whose link is already gone.
 	probes, err := cutFlows(ep, epNS, 0)
 	if err != nil {
 		return err
 	}
-	for _, link := range links {
-		more, err := l.dropFabricLink(ep, epNS, link)
-		if err != nil {
-			return err
-		}
-		probes = append(probes, more...)
-	}
-	if err := syncFabricRoutes(ep, epNS, fabricNodeSide); err != nil {
+	more, err := l.dropFabricLinks(ep, epNS, nil)
+	if err != nil {
 		return err
 	}
+	probes = append(probes, more...)
 	delete(l.prepared, epNS) // the namespace may go with the endpoint
 	sendProbes(probes, l.log)
 	return nil
+}
+
+// dropFabricLinks deletes the endpoint namespace's fabric links to the load
+// balancer interfaces keep does not name (every link, when keep is empty),
+// with dropFabricLink, and then resyncs the endpoint side's routes. It
+// returns the probes that reset the cut connections' ends.
+func (l *Linux) dropFabricLinks(ep nsHandles, epNS string, keep map[string]uint32) ([]probe, error) {
+	links, err := fabricLinks(ep)
+	if err != nil {
+		return nil, err
+	}
+	var probes []probe
+	for _, link := range links {
+		if _, ok := keep[link.Attrs().Alias]; ok {
+			continue
+		}
+		cut, err := l.dropFabricLink(ep, epNS, link)
+		if err != nil {
+			return nil, err
+		}
+		probes = append(probes, cut...)
+	}
+	return probes, syncFabricRoutes(ep, epNS, fabricNodeSide)
 }
 
 // dropFabricLink deletes a fabric link of an endpoint namespace, cutting

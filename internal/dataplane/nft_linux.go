@@ -225,24 +225,24 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 			a := s.Prefixes[i].Addr().As4()
 			elems = append(elems, nftables.SetElement{Key: append(ifnameBytes(n), a[:]...)})
 		}
-	case mapIfnameJump:
+	case mapIfnameJump, mapIfnameMark:
 		set.KeyType = nftables.TypeIFName
 		set.KeyByteOrder = binaryutil.NativeEndian
 		set.IsMap = true
 		set.DataType = nftables.TypeVerdict
-		for i, n := range s.Ifnames {
-			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n),
-				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}})
+		if s.Kind == mapIfnameMark {
+			set.DataType = nftables.TypeMark
 		}
-	case mapIfnameMark:
-		set.KeyType = nftables.TypeIFName
-		set.KeyByteOrder = binaryutil.NativeEndian
-		set.IsMap = true
-		set.DataType = nftables.TypeMark
-		// Stored big-endian, which is how nft prints map data, and turned
-		// to host order by the rule before it becomes the packet mark.
 		for i, n := range s.Ifnames {
-			elems = append(elems, nftables.SetElement{Key: ifnameBytes(n), Val: binaryutil.BigEndian.PutUint32(s.Marks[i])})
+			e := nftables.SetElement{Key: ifnameBytes(n)}
+			if s.Kind == mapIfnameJump {
+				e.VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}
+			} else {
+				// Stored big-endian, which is how nft prints map data, and
+				// turned to host order by the rule before it becomes the mark.
+				e.Val = binaryutil.BigEndian.PutUint32(s.Marks[i])
+			}
+			elems = append(elems, e)
 		}
 	case setAddrInterval:
 		set.KeyType = nftables.TypeIPAddr

@@ -139,9 +139,7 @@ func TestBuildRuleset(t *testing.T) {
 			"map acl-egress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-egress } }",
 			"map acl-ingress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-ingress } }",
 		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("ruleset lacks %q:\n%s", want, text)
-			}
+			mustContain(t, text, want)
 		}
 	})
 	t.Run("source/destination check off: out of both check sets", func(t *testing.T) {
@@ -152,9 +150,7 @@ func TestBuildRuleset(t *testing.T) {
 			"set checked { type ifname; elements = { " + q(app) + " } }",
 			"set sources { type ifname . ipv4_addr; elements = { " + q(app) + " . 10.0.1.10 } }",
 		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("ruleset lacks %q:\n%s", want, text)
-			}
+			mustContain(t, text, want)
 		}
 	})
 	t.Run("interfaces with the same groups share their chains", func(t *testing.T) {
@@ -164,9 +160,7 @@ func TestBuildRuleset(t *testing.T) {
 		if len(rs2.Chains) != len(rs.Chains) {
 			t.Errorf("a third interface with an existing group set added chains: %d, then %d", len(rs.Chains), len(rs2.Chains))
 		}
-		if want := q(routerLinkName("eni-app2")) + " : jump " + appIn; !strings.Contains(rs2.String(), want) {
-			t.Errorf("ruleset lacks %q:\n%s", want, rs2)
-		}
+		mustContain(t, rs2.String(), q(routerLinkName("eni-app2"))+" : jump "+appIn)
 	})
 	t.Run("every jump and lookup names something that exists", func(t *testing.T) {
 		if err := checkReferences(rs); err != nil {
@@ -331,6 +325,14 @@ func FuzzBuildRuleset(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// mustContain fails the test unless the rendered ruleset holds want.
+func mustContain(t *testing.T, text, want string) {
+	t.Helper()
+	if !strings.Contains(text, want) {
+		t.Errorf("ruleset lacks %q:\n%s", want, text)
+	}
 }
 
 // checkReferences reports a jump, map element or lookup that names a chain
