@@ -24,8 +24,7 @@ import (
 // random values: the fast encoder must write what encoding/xml writes, and
 // must not fall back for any of them.
 func TestXMLShapesMatchEncodingXML(t *testing.T) {
-	var enc xmlenc.Encoder
-	for i, typ := range []reflect.Type{
+	xmlenctest.CheckTypes(t,
 		reflect.TypeFor[SubnetXML](), reflect.TypeFor[VpcXML](), reflect.TypeFor[CidrAssociation](),
 		reflect.TypeFor[SecurityGroupXML](), reflect.TypeFor[IPPermissionXML](), reflect.TypeFor[SecurityGroupRuleXML](),
 		reflect.TypeFor[revokedRuleXML](), reflect.TypeFor[NetworkAclXML](), reflect.TypeFor[InternetGatewayXML](),
@@ -35,11 +34,7 @@ func TestXMLShapesMatchEncodingXML(t *testing.T) {
 		reflect.TypeFor[ServiceDetailXML](), reflect.TypeFor[unsuccessfulResponse](), reflect.TypeFor[notificationXML](),
 		reflect.TypeFor[ManagedPrefixListXML](), reflect.TypeFor[Tag](), reflect.TypeFor[ReturnResponse](),
 		reflect.TypeFor[attributeBool](),
-	} {
-		t.Run(typ.Name(), func(t *testing.T) {
-			xmlenctest.CheckType(t, &enc, typ, false, uint64(i), 300)
-		})
-	}
+	)
 }
 
 // testAPI is an EC2 service over a fresh store, called as an account root,

@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/privlink/privlink/internal/awsapi/xmlenc"
 	"github.com/privlink/privlink/internal/awsapi/xmlenc/xmlenctest"
 )
 
@@ -14,17 +13,12 @@ import (
 // by the EC2 package's TestHandlerBodiesMatchEncodingXML, which has the VPC
 // a load balancer needs.
 func TestXMLShapesMatchEncodingXML(t *testing.T) {
-	var enc xmlenc.Encoder
-	for i, typ := range []reflect.Type{
+	xmlenctest.CheckTypes(t,
 		reflect.TypeFor[LoadBalancerXML](), reflect.TypeFor[loadBalancersResult](), reflect.TypeFor[memberList](),
 		reflect.TypeFor[StateXML](), reflect.TypeFor[AZXML](), reflect.TypeFor[AddressXML](),
 		reflect.TypeFor[TargetGroupXML](), reflect.TypeFor[targetGroupsResult](), reflect.TypeFor[MatcherXML](),
 		reflect.TypeFor[TargetHealthDescriptionXML](), reflect.TypeFor[ListenerXML](), reflect.TypeFor[listenersResult](),
 		reflect.TypeFor[ActionXML](), reflect.TypeFor[Tag](), reflect.TypeFor[Attribute](), reflect.TypeFor[AttributesResult](),
 		reflect.TypeFor[ResourceTags](), reflect.TypeFor[empty](),
-	} {
-		t.Run(typ.Name(), func(t *testing.T) {
-			xmlenctest.CheckType(t, &enc, typ, false, uint64(i), 300)
-		})
-	}
+	)
 }

@@ -22,18 +22,13 @@ import (
 // random values: the fast encoder must write what encoding/xml writes, and
 // must not fall back for any of them.
 func TestXMLShapesMatchEncodingXML(t *testing.T) {
-	var enc xmlenc.Encoder
-	for i, typ := range []reflect.Type{
+	xmlenctest.CheckTypes(t,
 		reflect.TypeFor[xmlUser](), reflect.TypeFor[xmlKeyMetadata](), reflect.TypeFor[xmlRole](), reflect.TypeFor[roleResult](),
 		reflect.TypeFor[tagList](), reflect.TypeFor[xmlTag](), reflect.TypeFor[stringList](), reflect.TypeFor[simulateResult](),
 		reflect.TypeFor[xmlEvalResult](), reflect.TypeFor[xmlResourceResult](), reflect.TypeFor[statementList](),
 		reflect.TypeFor[xmlStatement](), reflect.TypeFor[xmlPosition](), reflect.TypeFor[xmlDetails](), reflect.TypeFor[xmlEntry](),
 		reflect.TypeFor[xmlBoundaryDetail](),
-	} {
-		t.Run(typ.Name(), func(t *testing.T) {
-			xmlenctest.CheckType(t, &enc, typ, false, uint64(i), 300)
-		})
-	}
+	)
 }
 
 const trustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}`

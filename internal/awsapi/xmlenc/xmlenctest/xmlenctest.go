@@ -78,6 +78,18 @@ func CheckType(tb testing.TB, enc *xmlenc.Encoder, t reflect.Type, wantFallback 
 	}
 }
 
+// CheckTypes checks each of types with CheckType in its own subtest, 300
+// random values each, none allowed to fall back to encoding/xml.
+func CheckTypes(t *testing.T, types ...reflect.Type) {
+	t.Helper()
+	var enc xmlenc.Encoder
+	for i, typ := range types {
+		t.Run(typ.Name(), func(t *testing.T) {
+			CheckType(t, &enc, typ, false, uint64(i), 300)
+		})
+	}
+}
+
 // CheckBody checks a value a handler returned: the value itself, then
 // random values of its type. It returns the struct type checked.
 func CheckBody(tb testing.TB, enc *xmlenc.Encoder, body any, wantFallback bool, seed uint64, iterations int) reflect.Type {
