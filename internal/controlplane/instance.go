@@ -409,6 +409,32 @@ func missingInstances(tx *store.Tx, c *Call, ids []string) error {
 	return cloud.Errorf("InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
 }
 
+// ModifyInstanceSourceDestCheck is ModifyInstanceAttribute's
+// sourceDestCheck: as on EC2, it sets the check of the instance's primary
+// network interface (a NAT instance turns it off).
+func (cp *ControlPlane) ModifyInstanceSourceDestCheck(ctx context.Context, c *Call, id string, check bool) error {
+	if err := checkInstanceIDs([]string{id}); err != nil {
+		return err
+	}
+	return cp.db.Update(ctx, func(tx *store.Tx) error {
+		if err := missingInstances(tx, c, []string{id}); err != nil {
+			return err
+		}
+		if err := cp.authorize(ctx, c, cloud.EC2ARN(c.Region, c.Account(), "instance", id)); err != nil {
+			return err
+		}
+		inst, _ := store.Get[cloud.Instance](tx, cloud.KindInstance, id)
+		eni, ok := store.Get[cloud.NetworkInterface](tx, cloud.KindNetworkInterface, inst.NetworkInterfaceID)
+		if !ok || inst.State == InstanceShuttingDown || inst.State == InstanceTerminated {
+			return cloud.Errorf("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", id)
+		}
+		n := store.Clone(eni)
+		n.SourceDestCheck = check
+		tx.Put(cloud.KindNetworkInterface, n.ID, n)
+		return nil
+	})
+}
+
 // DescribeInstances lists the caller's instances, grouped into reservations.
 func (cp *ControlPlane) DescribeInstances(ctx context.Context, c *Call, in DescribeInput) ([]*Reservation, string, error) {
 	if err := cp.checkDryRun(ctx, c); err != nil {

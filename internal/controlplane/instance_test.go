@@ -190,6 +190,16 @@ func TestInstanceLifecycle(t *testing.T) {
 	if v := describe(cloud.Filter{Name: "instance.group-id", Values: []string{sg}}); v == nil || len(v.Groups) != 1 || v.Groups[0].Name != "web" {
 		t.Fatalf("groups after modify: %+v", v)
 	}
+	// The source/destination check is the primary interface's.
+	if err := cp.ModifyInstanceSourceDestCheck(ctx, rootCall(snAcct, "ec2:ModifyInstanceAttribute"), inst.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := describe(cloud.Filter{Name: "source-dest-check", Values: []string{"false"}}); v == nil {
+		t.Fatal("source-dest-check=false does not match after ModifyInstanceSourceDestCheck")
+	}
+	if err := cp.ModifyInstanceSourceDestCheck(ctx, rootCall(snOther, "ec2:ModifyInstanceAttribute"), inst.ID, true); errCode(err) != "InvalidInstanceID.NotFound" {
+		t.Fatalf("modify by another account: %v", err)
+	}
 	if err := cp.DeleteNetworkInterface(ctx, rootCall(snAcct, "ec2:DeleteNetworkInterface"), inst.NetworkInterfaceID); errCode(err) != "InvalidNetworkInterface.InUse" {
 		t.Fatalf("delete attached interface: %v", err)
 	}
@@ -202,6 +212,9 @@ func TestInstanceLifecycle(t *testing.T) {
 	changes, err := cp.TerminateInstances(ctx, rootCall(snAcct, "ec2:TerminateInstances"), []string{inst.ID})
 	if err != nil || len(changes) != 1 || changes[0].PreviousState != InstanceRunning || changes[0].CurrentState != InstanceShuttingDown {
 		t.Fatalf("terminate = %+v, %v", changes, err)
+	}
+	if err := cp.ModifyInstanceSourceDestCheck(ctx, rootCall(snAcct, "ec2:ModifyInstanceAttribute"), inst.ID, true); errCode(err) != "IncorrectInstanceState" {
+		t.Fatalf("modify a shutting-down instance: %v", err)
 	}
 	if err := cp.InstanceTerminated(ctx, inst.ID); err != nil {
 		t.Fatal(err)

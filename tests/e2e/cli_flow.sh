@@ -124,6 +124,11 @@ read -r inst ieni iip <<<"$(as provider ec2 run-instances --image-id ami-1234567
   "$(as provider ec2 describe-network-interfaces --filters Name=attachment.instance-id,Values="$inst" \
      --query 'NetworkInterfaces[].[NetworkInterfaceId,SubnetId,PrivateIpAddress,Status]' --output text)" "$ieni	$suba	$iip	in-use"; } & bgpid
 bg expect_error DryRunOperation as provider ec2 run-instances --image-id ami-12345678 --count 1 --subnet-id "$suba" --dry-run
+# A NAT instance turns its source/destination check off; its interface says so.
+as provider ec2 modify-instance-attribute --instance-id "$inst" --no-source-dest-check >/dev/null
+check "modify-instance-attribute --no-source-dest-check reaches the interface" \
+  "$(as provider ec2 describe-network-interfaces --network-interface-ids "$ieni" --query 'NetworkInterfaces[0].SourceDestCheck')" false
+bg expect_error UnsupportedOperation as provider ec2 modify-instance-attribute --instance-id "$inst" --instance-type Value=t3.micro
 
 # Pagination: 7 rules (4+1 in web, 2 in the default group), pages of 5.
 # (The CLI applies --query page by page, so count in the JSON.)

@@ -11,6 +11,7 @@ import (
 
 func (a *API) registerInstance(m map[string]awsapi.Handler) {
 	m["RunInstances"] = withCall(a.runInstances)
+	m["ModifyInstanceAttribute"] = withCall(a.modifyInstanceAttribute)
 	m["DescribeInstances"] = withCall(a.describeInstances)
 	m["TerminateInstances"] = withCall(a.terminateInstances)
 }
@@ -259,4 +260,41 @@ func (a *API) terminateInstances(ctx context.Context, r *awsapi.Request, c *cont
 		out.Instances = append(out.Instances, changeXML{InstanceID: ch.InstanceID, CurrentState: stateXML(ch.CurrentState), PreviousState: stateXML(ch.PreviousState)})
 	}
 	return out, nil
+}
+
+// modifyInstanceAttribute takes the source/destination check in either of
+// EC2's forms (SourceDestCheck.Value, or Attribute=sourceDestCheck with
+// Value); privlink models no other instance attribute.
+func (a *API) modifyInstanceAttribute(ctx context.Context, r *awsapi.Request, c *controlplane.Call) (any, error) {
+	id := r.Params.Get("InstanceId")
+	if id == "" {
+		return nil, cloud.MissingParameter("InstanceId")
+	}
+	check, err := r.Params.OptBool("SourceDestCheck.Value")
+	if err != nil {
+		return nil, err
+	}
+	others := 0
+	for k := range r.Params {
+		if k != "Action" && k != "Version" && k != "InstanceId" && k != "DryRun" && k != "SourceDestCheck.Value" && k != "Attribute" && k != "Value" {
+			others++
+		}
+	}
+	switch attr := r.Params.Get("Attribute"); {
+	case others > 0 || attr != "" && attr != "sourceDestCheck" || attr != "" && check != nil:
+		return nil, cloud.Errorf("UnsupportedOperation", "privlink modifies only an instance's sourceDestCheck.")
+	case attr == "sourceDestCheck":
+		if check, err = r.Params.OptBool("Value"); err != nil {
+			return nil, err
+		}
+		if check == nil {
+			return nil, cloud.MissingParameter("Value")
+		}
+	case check == nil:
+		return nil, cloud.MissingParameter("SourceDestCheck")
+	}
+	if err := a.cp.ModifyInstanceSourceDestCheck(ctx, c, id, *check); err != nil {
+		return nil, err
+	}
+	return ok, nil
 }
