@@ -112,7 +112,7 @@ func (l *Linux) RemoveForwarding(ctx context.Context, eni string) error {
 		return err
 	}
 	defer ep.close()
-	if err := deleteFabricTable(int(ep.ns)); err != nil {
+	if err := deleteTable(int(ep.ns), nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}); err != nil {
 		return err
 	}
 	// Every fabric mark: also connections whose link is already gone.
@@ -604,21 +604,6 @@ func writeFabricTable(nsFd int, chains []fabricChain) error {
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("dataplane: write table %s: %w", fabricTable, err)
-	}
-	return nil
-}
-
-// deleteFabricTable removes the namespace's fabric table if present.
-func deleteFabricTable(nsFd int) error {
-	c, err := nftables.New(nftables.WithNetNSFd(nsFd))
-	if err != nil {
-		return fmt.Errorf("dataplane: nftables conn: %w", err)
-	}
-	table := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
-	c.AddTable(table)
-	c.DelTable(table)
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("dataplane: delete table %s: %w", fabricTable, err)
 	}
 	return nil
 }

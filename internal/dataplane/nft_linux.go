@@ -181,17 +181,21 @@ func elementChunks(elems []nftables.SetElement) [][]nftables.SetElement {
 	return out
 }
 
-// deleteRuleset removes our table if present.
+// deleteRuleset removes the router table if present.
 func deleteRuleset(nsFd int) error {
+	return deleteTable(nsFd, nftables.Table{Name: nftTableName, Family: nftables.TableFamilyINet})
+}
+
+// deleteTable removes table from the namespace if it is there.
+func deleteTable(nsFd int, table nftables.Table) error {
 	c, err := nftables.New(nftables.WithNetNSFd(nsFd))
 	if err != nil {
 		return fmt.Errorf("dataplane: nftables conn: %w", err)
 	}
-	table := &nftables.Table{Name: nftTableName, Family: nftables.TableFamilyINet}
-	c.AddTable(table)
-	c.DelTable(table)
+	c.AddTable(&table) // so that deleting cannot fail for its absence
+	c.DelTable(&table)
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("dataplane: delete table: %w", err)
+		return fmt.Errorf("dataplane: delete table %s: %w", table.Name, err)
 	}
 	return nil
 }
