@@ -122,7 +122,7 @@ func TestBuildRulesetUplink(t *testing.T) {
 	v := builderVPC()
 	t.Run("no uplink, no nat", func(t *testing.T) {
 		rs := buildRuleset(v)
-		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 2+2+2+2*len(v.Interfaces) { // forward and prerouting, one ACL's two chains, one subnet's two gates, two per group set (one set per interface here)
+		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 2+2+len(v.Subnets)+4*len(v.Interfaces) { // forward and prerouting, one ACL's two chains, a crossing per subnet, per interface its from and to chains and (one group set each here) two group chains
 			t.Fatalf("uplink rules without an uplink:\n%s", rs)
 		}
 	})
@@ -135,6 +135,8 @@ func TestBuildRulesetUplink(t *testing.T) {
 	}{
 		{"input", []string{"iifname " + q + " ct state established,related accept", "iifname " + q + " drop"}},
 		{"postrouting", []string{"oifname " + q + " masquerade"}},
+		// Leaving the VPC leaves the source subnet: its egress ACL applies.
+		{"to-" + uplinkLink, []string{"meta mark vmap @acl-egress"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.chain, func(t *testing.T) {

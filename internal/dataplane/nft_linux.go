@@ -222,13 +222,6 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 			a := p.Addr().As4()
 			elems = append(elems, nftables.SetElement{Key: a[:]})
 		}
-	case setIfnameAddr:
-		set.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)
-		set.Concatenation = true
-		for i, n := range s.Ifnames {
-			a := s.Prefixes[i].Addr().As4()
-			elems = append(elems, nftables.SetElement{Key: append(ifnameBytes(n), a[:]...)})
-		}
 	case mapIfnameJump, mapIfnameMark:
 		set.KeyType = nftables.TypeIFName
 		set.KeyByteOrder = binaryutil.NativeEndian
@@ -247,6 +240,16 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 				e.Val = binaryutil.BigEndian.PutUint32(s.Marks[i])
 			}
 			elems = append(elems, e)
+		}
+	case mapMarkJump:
+		// Keys in host order, as the packet mark is loaded.
+		set.KeyType = nftables.TypeMark
+		set.KeyByteOrder = binaryutil.NativeEndian
+		set.IsMap = true
+		set.DataType = nftables.TypeVerdict
+		for i, m := range s.Marks {
+			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(m),
+				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}})
 		}
 	case setAddrInterval:
 		set.KeyType = nftables.TypeIPAddr
@@ -290,8 +293,11 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 			return nil, fmt.Errorf("unknown map %s", r.Map)
 		}
 		key := expr.MetaKeyIIFNAME
-		if r.MapKey == fieldOifname {
+		switch r.MapKey {
+		case fieldOifname:
 			key = expr.MetaKeyOIFNAME
+		case fieldMark:
+			key = expr.MetaKeyMARK
 		}
 		out = append(out, &expr.Meta{Key: key, Register: 1})
 		if r.Verdict == verdictVmap {
@@ -361,21 +367,11 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		}
 		a := m.Prefix.Masked().Addr().As4()
 		return append(out, &expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: a[:]}), nil
-	case fieldIifnameSaddr, fieldOifnameDaddr:
-		// The name fills 16-byte register 1 (32-bit registers 0-3) and the
-		// address the next 32-bit register, as nft lays out a concatenation.
-		// The nfproto test again only lets nft print "ip saddr".
-		key, offset := expr.MetaKeyIIFNAME, uint32(12)
-		if m.Field == fieldOifnameDaddr {
-			key, offset = expr.MetaKeyOIFNAME, 16
-		}
-		tail, err := compare(m, nil, sets)
-		return append([]expr.Any{
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-			&expr.Meta{Key: key, Register: 1},
-			&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: unix.NFT_REG32_04, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
-		}, tail...), err
+	case fieldMark:
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: binaryutil.NativeEndian.PutUint32(m.Value)},
+		}, nil
 	case fieldL4proto:
 		return []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},

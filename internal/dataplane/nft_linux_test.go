@@ -63,7 +63,7 @@ func TestWriteRulesetBatch(t *testing.T) {
 			if want[len(want)-1] != "newset" {
 				want = append(want, "newset")
 			}
-			if len(set.Ifnames)+len(set.Prefixes) > 0 {
+			if len(set.Ifnames)+len(set.Prefixes)+len(set.Marks) > 0 {
 				want = append(want, "newsetelem")
 			}
 		}

@@ -12,7 +12,7 @@ func (rs nftRuleset) String() string {
 	fmt.Fprintf(&b, "table inet %s {\n", nftTableName)
 	for _, s := range rs.Sets {
 		kind := "set"
-		if s.Kind == mapIfnameJump || s.Kind == mapIfnameMark {
+		if s.Kind == mapIfnameJump || s.Kind == mapIfnameMark || s.Kind == mapMarkJump {
 			kind = "map"
 		}
 		fmt.Fprintf(&b, "\t%s %s { %s }\n", kind, s.Name, s.render())
@@ -52,11 +52,6 @@ func (s nftSet) render() string {
 		for _, p := range s.Prefixes {
 			elems = append(elems, p.Addr().String())
 		}
-	case setIfnameAddr:
-		typ = "type ifname . ipv4_addr;"
-		for i, n := range s.Ifnames {
-			elems = append(elems, fmt.Sprintf("%q . %s", n, s.Prefixes[i].Addr()))
-		}
 	case mapIfnameJump:
 		typ = "type ifname : verdict;"
 		for i, n := range s.Ifnames {
@@ -66,6 +61,11 @@ func (s nftSet) render() string {
 		typ = "type ifname : mark;"
 		for i, n := range s.Ifnames {
 			elems = append(elems, fmt.Sprintf("%q : 0x%08x", n, s.Marks[i]))
+		}
+	case mapMarkJump:
+		typ = "type mark : verdict;"
+		for i, m := range s.Marks {
+			elems = append(elems, fmt.Sprintf("0x%08x : jump %s", m, s.Chains[i]))
 		}
 	case setAddrInterval:
 		typ = "type ipv4_addr; flags interval;"
@@ -138,10 +138,8 @@ func (m nftMatch) String() string {
 		return fmt.Sprintf("icmp code %s%d", op, m.Lo)
 	case fieldCtState:
 		return "ct state " + op + ctStateNames(m.Value)
-	case fieldIifnameSaddr:
-		return "iifname . ip saddr " + value("")
-	case fieldOifnameDaddr:
-		return "oifname . ip daddr " + value("")
+	case fieldMark:
+		return fmt.Sprintf("meta mark %s0x%08x", op, m.Value)
 	}
 	return fmt.Sprintf("<field %d>", m.Field)
 }
@@ -171,8 +169,11 @@ func ctStateNames(v uint32) string {
 
 // mapKeyName is how nft writes the key of a map lookup.
 func mapKeyName(f matchField) string {
-	if f == fieldOifname {
+	switch f {
+	case fieldOifname:
 		return "oifname"
+	case fieldMark:
+		return "meta mark"
 	}
 	return "iifname"
 }

@@ -19,12 +19,11 @@ import (
 const (
 	nftTableName     = "privlink"
 	allInterfacesSet = "interfaces"
-	checkedSet       = "checked"       // links of interfaces with the source/destination check on
-	sourcesSet       = "sources"       // interface link . its address
+	fromMap          = "from"          // link : jump to the checks on what its interface sends
+	toMap            = "to"            // link : jump to the checks on what its interface receives
 	eniEgressMap     = "eni-egress"    // link : jump to its interface's egress groups
 	eniIngressMap    = "eni-ingress"   // link : jump to its interface's ingress groups
-	aclEgressMap     = "acl-egress"    // link : jump to its subnet's egress ACL gate
-	aclIngressMap    = "acl-ingress"   // link : jump to its subnet's ingress ACL gate
+	aclEgressMap     = "acl-egress"    // subnet mark : jump to its subnet's egress ACL
 	subnetTablesMap  = "subnet-tables" // link : its subnet's routing table, as a packet mark
 )
 
@@ -34,9 +33,9 @@ const (
 	setIfname setKind = iota
 	setAddr
 	setAddrInterval
-	setIfnameAddr // concatenation: Ifnames[i] . Prefixes[i] (a /32)
 	mapIfnameJump // verdict map: Ifnames[i] : jump Chains[i]
 	mapIfnameMark // data map: Ifnames[i] : Marks[i]
+	mapMarkJump   // verdict map: Marks[i] : jump Chains[i]
 )
 
 type nftSet struct {
@@ -44,8 +43,8 @@ type nftSet struct {
 	Kind     setKind
 	Ifnames  []string
 	Prefixes []netip.Prefix // setAddr: /32s; setAddrInterval: merged ranges as prefixes
-	Chains   []string       // mapIfnameJump: jump targets, parallel to Ifnames
-	Marks    []uint32       // mapIfnameMark: values, parallel to Ifnames
+	Chains   []string       // verdict maps: jump targets, parallel to the keys
+	Marks    []uint32       // mapIfnameMark: values, parallel to Ifnames; mapMarkJump: keys
 }
 
 type matchField int
@@ -61,8 +60,7 @@ const (
 	fieldICMPType
 	fieldICMPCode
 	fieldCtState
-	fieldIifnameSaddr // iifname . ip saddr, looked up in a setIfnameAddr
-	fieldOifnameDaddr // oifname . ip daddr, looked up in a setIfnameAddr
+	fieldMark // the packet mark: Value
 )
 
 // Conntrack state bits as the kernel encodes them.
@@ -79,7 +77,7 @@ type nftMatch struct {
 	Name   string       // iifname/oifname literal
 	Set    string       // lookup in a named set instead of a literal
 	Prefix netip.Prefix // saddr/daddr literal
-	Value  uint32       // nfproto, l4proto, ct state bits
+	Value  uint32       // nfproto, l4proto, ct state bits, mark
 	Lo, Hi uint16       // dport range, icmp type/code (Lo==Hi)
 }
 
@@ -100,7 +98,7 @@ type nftRule struct {
 	Verdict verdictKind
 	Jump    string
 	Map     string     // verdictVmap, verdictMarkMap
-	MapKey  matchField // verdictVmap, verdictMarkMap: fieldIifname or fieldOifname
+	MapKey  matchField // verdictVmap: fieldIifname, fieldOifname or fieldMark; verdictMarkMap: a name
 }
 
 // chainHook says which base chain a chain is, if any.
@@ -131,11 +129,12 @@ type ifaceInfo struct {
 	Link string // router-side veth
 }
 
-func sgSetName(id string) string     { return "sg-" + idSuffix(id) }
-func plSetName(id string) string     { return "pl-" + idSuffix(id) }
-func subnetSet(id string) string     { return "subnet-" + idSuffix(id) }
-func aclChain(id, dir string) string { return "acl-" + idSuffix(id) + "-" + dir }
-func aclGate(id, dir string) string  { return "subnet-" + idSuffix(id) + "-" + dir }
+func sgSetName(id string) string        { return "sg-" + idSuffix(id) }
+func plSetName(id string) string        { return "pl-" + idSuffix(id) }
+func aclChain(id, dir string) string    { return "acl-" + idSuffix(id) + "-" + dir }
+func crossChain(subnetID string) string { return "cross-" + idSuffix(subnetID) }
+func fromChain(link string) string      { return "from-" + link }
+func toChain(link string) string        { return "to-" + link }
 
 // groupsChain names the chain that holds the rules of a set of security
 // groups in one direction. Every interface with the same groups shares it,
@@ -151,17 +150,22 @@ func groupsChain(ids []string, dir string) string {
 
 // buildRuleset computes the whole table for a validated VPC.
 //
-// Order in the forward chain: non-IPv4 drop; source and destination check; network ACLs for
-// packets crossing a subnet boundary (egress of the source subnet, then
-// ingress of the destination subnet, for replies too); established/related
-// accept; then a new connection must pass the source interface's egress and
-// the destination interface's ingress security groups, and both ends must be
-// interfaces of the model. Traffic to the router
-// itself (DNS) uses the input hook, which this table leaves alone.
+// Order in the forward chain: non-IPv4 drop; what the sending interface may
+// send and what the receiving one may receive (EC2's source/destination
+// check, and the network ACLs of a packet crossing a subnet boundary: egress
+// of the source subnet, then ingress of the destination subnet, for replies
+// too); established/related accept; then a new connection must pass the
+// source interface's egress and the destination interface's ingress
+// security groups, and both ends must be interfaces of the model. Traffic
+// to the router itself (DNS) uses the input hook, which this table leaves
+// alone.
 //
-// Every per-interface and per-subnet choice is a set or verdict-map lookup,
-// so the rules a packet meets do not grow with the VPC: a chain of one rule
-// per interface cost 23 % of the new-connection rate at 200 rules.
+// Every per-interface choice is one verdict-map lookup by link, and every
+// per-subnet choice a compare or lookup of the packet mark (its source
+// subnet's routing table, set at prerouting), so the rules a packet meets do
+// not grow with the VPC: a chain of one rule per interface cost 23 % of the
+// new-connection rate at 200 rules. An established packet meets two map
+// lookups here, where a layout of shared sets needed eight.
 func buildRuleset(v VPC) nftRuleset {
 	var rs nftRuleset
 	ifaces := make([]ifaceInfo, 0, len(v.Interfaces))
@@ -169,37 +173,75 @@ func buildRuleset(v VPC) nftRuleset {
 		ifaces = append(ifaces, ifaceInfo{Interface: i, Link: routerLinkName(i.ID)})
 	}
 	subnets := sortedBy(v.Subnets, func(s Subnet) string { return s.ID })
-	for _, s := range subnets {
-		set := nftSet{Name: subnetSet(s.ID), Kind: setIfname}
-		for _, i := range ifaces {
-			if i.SubnetID == s.ID {
-				set.Ifnames = append(set.Ifnames, i.Link)
-			}
-		}
-		rs.Sets = append(rs.Sets, set)
+	// Policy routing picks a subnet's table by the packet mark the
+	// prerouting map sets, so the kernel walks one rule per subnet instead
+	// of one per interface; the forward chain reuses the mark to tell
+	// whether a packet stays in its subnet.
+	tables := subnetTables(v.Subnets)
+	acls := map[string]NetworkACL{}
+	for _, a := range v.NetworkACLs {
+		acls[a.ID] = a
 	}
+	usedACLs := map[string]bool{}
+	aclOut := nftSet{Name: aclEgressMap, Kind: mapMarkJump}
+	for _, s := range subnets {
+		if s.ACLID != "" {
+			usedACLs[s.ACLID] = true
+			aclOut.Marks, aclOut.Chains = append(aclOut.Marks, uint32(tables[s.ID])), append(aclOut.Chains, aclChain(s.ACLID, "egress"))
+		}
+	}
+	// A packet whose source subnet (its mark) is not the destination's
+	// crosses a subnet boundary: the cross chain of the destination subnet
+	// applies the source subnet's egress ACL and its own ingress ACL.
+	gated := len(usedACLs) > 0
+	var perLink, crossing []nftChain
+	if gated {
+		for _, s := range subnets {
+			c := nftChain{Name: crossChain(s.ID), Rules: []nftRule{{Verdict: verdictVmap, MapKey: fieldMark, Map: aclEgressMap}}}
+			if s.ACLID != "" {
+				c.Rules = append(c.Rules, nftRule{Verdict: verdictJump, Jump: aclChain(s.ACLID, "ingress")})
+			}
+			crossing = append(crossing, c)
+		}
+	}
+
 	all := nftSet{Name: allInterfacesSet, Kind: setIfname}
-	checked := nftSet{Name: checkedSet, Kind: setIfname}
-	sources := nftSet{Name: sourcesSet, Kind: setIfnameAddr}
+	from := nftSet{Name: fromMap, Kind: mapIfnameJump}
+	to := nftSet{Name: toMap, Kind: mapIfnameJump}
 	eniOut := nftSet{Name: eniEgressMap, Kind: mapIfnameJump}
 	eniIn := nftSet{Name: eniIngressMap, Kind: mapIfnameJump}
-	// Policy routing picks a subnet's table by the packet mark this map
-	// sets, so the kernel walks one rule per subnet instead of one per
-	// interface for every packet.
 	marks := nftSet{Name: subnetTablesMap, Kind: mapIfnameMark}
-	tables := subnetTables(v.Subnets)
 	for _, i := range ifaces {
 		all.Ifnames = append(all.Ifnames, i.Link)
+		own := netip.PrefixFrom(i.IP, 32)
+		var toRules []nftRule
 		if !i.NoSourceDestCheck {
-			checked.Ifnames = append(checked.Ifnames, i.Link)
-			sources.Ifnames = append(sources.Ifnames, i.Link)
-			sources.Prefixes = append(sources.Prefixes, netip.PrefixFrom(i.IP, 32))
+			// EC2's source/destination check: an interface sends only from
+			// its own address and receives only for it, unless it is off.
+			perLink = append(perLink, nftChain{Name: fromChain(i.Link), Rules: []nftRule{{Matches: []nftMatch{{Field: fieldSaddr, Neg: true, Prefix: own}}, Verdict: verdictDrop}}})
+			from.Ifnames, from.Chains = append(from.Ifnames, i.Link), append(from.Chains, fromChain(i.Link))
+			toRules = append(toRules, nftRule{Matches: []nftMatch{{Field: fieldDaddr, Neg: true, Prefix: own}}, Verdict: verdictDrop})
+		}
+		if gated {
+			toRules = append(toRules, nftRule{Matches: []nftMatch{{Field: fieldMark, Neg: true, Value: uint32(tables[i.SubnetID])}}, Verdict: verdictJump, Jump: crossChain(i.SubnetID)})
+		}
+		if len(toRules) > 0 {
+			perLink = append(perLink, nftChain{Name: toChain(i.Link), Rules: toRules})
+			to.Ifnames, to.Chains = append(to.Ifnames, i.Link), append(to.Chains, toChain(i.Link))
 		}
 		eniOut.Ifnames, eniOut.Chains = append(eniOut.Ifnames, i.Link), append(eniOut.Chains, groupsChain(i.SecurityGroupIDs, "egress"))
 		eniIn.Ifnames, eniIn.Chains = append(eniIn.Ifnames, i.Link), append(eniIn.Chains, groupsChain(i.SecurityGroupIDs, "ingress"))
 		marks.Ifnames, marks.Marks = append(marks.Ifnames, i.Link), append(marks.Marks, uint32(tables[i.SubnetID]))
 	}
-	rs.Sets = append(rs.Sets, all, checked, sources, marks)
+	uplink := needsUplink(v)
+	if uplink && gated {
+		// Leaving the VPC leaves the source subnet: its egress ACL applies.
+		// (Entering from the uplink, the mark is no subnet's, so the
+		// destination's cross chain applies its ingress ACL.)
+		perLink = append(perLink, nftChain{Name: toChain(uplinkLink), Rules: []nftRule{{Verdict: verdictVmap, MapKey: fieldMark, Map: aclEgressMap}}})
+		to.Ifnames, to.Chains = append(to.Ifnames, uplinkLink), append(to.Chains, toChain(uplinkLink))
+	}
+	rs.Sets = append(rs.Sets, all, marks, from, to, aclOut)
 	for _, g := range sortedBy(v.SecurityGroups, func(g SecurityGroup) string { return g.ID }) {
 		set := nftSet{Name: sgSetName(g.ID), Kind: setAddr}
 		for _, i := range ifaces {
@@ -212,37 +254,7 @@ func buildRuleset(v VPC) nftRuleset {
 	for _, p := range sortedBy(v.PrefixLists, func(p PrefixList) string { return p.ID }) {
 		rs.Sets = append(rs.Sets, nftSet{Name: plSetName(p.ID), Kind: setAddrInterval, Prefixes: mergePrefixes(p.CIDRs)})
 	}
-
-	// A subnet with an ACL gets two gate chains: packets leaving it (to a
-	// link outside the subnet) go through the ACL's egress entries, packets
-	// entering it through the ingress entries. The maps pick the gate by
-	// link, so each packet meets two lookups however many subnets exist.
-	acls := map[string]NetworkACL{}
-	for _, a := range v.NetworkACLs {
-		acls[a.ID] = a
-	}
-	usedACLs := map[string]bool{}
-	aclOut := nftSet{Name: aclEgressMap, Kind: mapIfnameJump}
-	aclIn := nftSet{Name: aclIngressMap, Kind: mapIfnameJump}
-	var gates []nftChain
-	for _, s := range subnets {
-		if s.ACLID == "" {
-			continue
-		}
-		usedACLs[s.ACLID] = true
-		set := subnetSet(s.ID)
-		out, in := aclGate(s.ID, "egress"), aclGate(s.ID, "ingress")
-		gates = append(gates,
-			nftChain{Name: out, Rules: []nftRule{{Matches: []nftMatch{{Field: fieldOifname, Neg: true, Set: set}}, Verdict: verdictJump, Jump: aclChain(s.ACLID, "egress")}}},
-			nftChain{Name: in, Rules: []nftRule{{Matches: []nftMatch{{Field: fieldIifname, Neg: true, Set: set}}, Verdict: verdictJump, Jump: aclChain(s.ACLID, "ingress")}}})
-		for _, i := range ifaces {
-			if i.SubnetID == s.ID {
-				aclOut.Ifnames, aclOut.Chains = append(aclOut.Ifnames, i.Link), append(aclOut.Chains, out)
-				aclIn.Ifnames, aclIn.Chains = append(aclIn.Ifnames, i.Link), append(aclIn.Chains, in)
-			}
-		}
-	}
-	rs.Sets = append(rs.Sets, aclOut, aclIn, eniOut, eniIn)
+	rs.Sets = append(rs.Sets, eniOut, eniIn)
 
 	fwd := nftChain{Name: "forward", Hook: hookForward}
 	add := func(v verdictKind, jump string, m ...nftMatch) {
@@ -252,12 +264,8 @@ func buildRuleset(v VPC) nftRuleset {
 		fwd.Rules = append(fwd.Rules, nftRule{Verdict: verdictVmap, MapKey: key, Map: name})
 	}
 	add(verdictDrop, "", nftMatch{Field: fieldNfproto, Neg: true, Value: 2})
-	// EC2's source/destination check: an interface sends only from its own
-	// address and receives only for it, unless the check is off.
-	add(verdictDrop, "", nftMatch{Field: fieldIifname, Set: checkedSet}, nftMatch{Field: fieldIifnameSaddr, Neg: true, Set: sourcesSet})
-	add(verdictDrop, "", nftMatch{Field: fieldOifname, Set: checkedSet}, nftMatch{Field: fieldOifnameDaddr, Neg: true, Set: sourcesSet})
-	vmap(fieldIifname, aclEgressMap)
-	vmap(fieldOifname, aclIngressMap)
+	vmap(fieldIifname, fromMap)
+	vmap(fieldOifname, toMap)
 	add(verdictAccept, "", nftMatch{Field: fieldCtState, Value: ctEstablished | ctRelated})
 	add(verdictDrop, "", nftMatch{Field: fieldCtState, Neg: true, Value: ctNew})
 	vmap(fieldIifname, eniEgressMap)
@@ -265,7 +273,6 @@ func buildRuleset(v VPC) nftRuleset {
 	// Only traffic between interfaces of this model passes: a link the
 	// table does not know yet (created before the next apply) is dropped.
 	add(verdictAccept, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldOifname, Set: allInterfacesSet})
-	uplink := needsUplink(v)
 	if uplink {
 		// New connections may leave through the uplink (after the source
 		// interface's egress groups above); from it, only replies enter.
@@ -276,7 +283,8 @@ func buildRuleset(v VPC) nftRuleset {
 	if uplink {
 		rs.Chains = append(rs.Chains, uplinkChains()...)
 	}
-	rs.Chains = append(rs.Chains, gates...)
+	rs.Chains = append(rs.Chains, perLink...)
+	rs.Chains = append(rs.Chains, crossing...)
 
 	for _, id := range slices.Sorted(maps.Keys(usedACLs)) {
 		for _, egress := range []bool{true, false} {

@@ -67,6 +67,7 @@ func TestBuildRuleset(t *testing.T) {
 	rs := buildRuleset(v)
 	web, app := routerLinkName("eni-web"), routerLinkName("eni-app")
 	appOut, appIn := groupsChain([]string{"sg-app", "sg-web"}, "egress"), groupsChain([]string{"sg-web", "sg-app"}, "ingress")
+	tables := subnetTables(v.Subnets)
 	q := func(s string) string { return `"` + s + `"` }
 	tests := []struct {
 		name  string
@@ -75,10 +76,8 @@ func TestBuildRuleset(t *testing.T) {
 	}{
 		{"forward order", "forward", []string{
 			"meta nfproto != ipv4 drop",
-			"iifname @checked iifname . ip saddr != @sources drop",
-			"oifname @checked oifname . ip daddr != @sources drop",
-			"iifname vmap @acl-egress",
-			"oifname vmap @acl-ingress",
+			"iifname vmap @from",
+			"oifname vmap @to",
 			"ct state established,related accept",
 			"ct state != new drop",
 			"iifname vmap @eni-egress",
@@ -88,11 +87,19 @@ func TestBuildRuleset(t *testing.T) {
 		{"routing: the subnet's table by mark", "prerouting", []string{
 			"meta mark set iifname map @subnet-tables",
 		}},
-		{"subnet egress gate: leaving the subnet meets its acl", "subnet-b-egress", []string{
-			"oifname != @subnet-b jump acl-1-egress",
+		{"source check: an interface sends from its own address", "from-" + app, []string{
+			"ip saddr != 10.0.1.10/32 drop",
 		}},
-		{"subnet ingress gate: entering the subnet meets its acl", "subnet-b-ingress", []string{
-			"iifname != @subnet-b jump acl-1-ingress",
+		{"destination check, then a packet from another subnet crosses into this one", "to-" + web, []string{
+			"ip daddr != 10.0.2.10/32 drop",
+			fmt.Sprintf("meta mark != 0x%08x jump cross-b", tables["subnet-b"]),
+		}},
+		{"crossing into a subnet with an acl: source subnet's egress acl, then its ingress acl", "cross-b", []string{
+			"meta mark vmap @acl-egress",
+			"jump acl-1-ingress",
+		}},
+		{"crossing into a subnet without an acl: only the source subnet's egress acl", "cross-a", []string{
+			"meta mark vmap @acl-egress",
 		}},
 		{"acl ingress in number order with implicit deny", "acl-1-ingress", []string{
 			"meta l4proto 6 th dport 22 ip saddr 10.0.1.0/24 drop",
@@ -127,38 +134,44 @@ func TestBuildRuleset(t *testing.T) {
 	t.Run("sets", func(t *testing.T) {
 		text := rs.String()
 		for _, want := range []string{
-			"set subnet-a { type ifname; elements = { " + q(app) + " } }",
 			"set sg-web { type ipv4_addr; elements = { 10.0.1.10, 10.0.2.10 } }",
 			"set sg-app { type ipv4_addr; elements = { 10.0.1.10 } }",
 			"set pl-s3 { type ipv4_addr; flags interval; elements = { 198.18.0.0-198.18.1.255 } }",
-			"set sources { type ifname . ipv4_addr; elements = { " + q(app) + " . 10.0.1.10, " + q(web) + " . 10.0.2.10 } }",
+			"map from { type ifname : verdict; elements = { " + q(app) + " : jump from-" + app + ", " + q(web) + " : jump from-" + web + " } }",
+			"map to { type ifname : verdict; elements = { " + q(app) + " : jump to-" + app + ", " + q(web) + " : jump to-" + web + " } }",
 			"map eni-egress { type ifname : verdict; elements = { " + q(app) + " : jump " + appOut + ", " + q(web) + " : jump sg-web-egress } }",
 			"map eni-ingress { type ifname : verdict; elements = { " + q(app) + " : jump " + appIn + ", " + q(web) + " : jump sg-web-ingress } }",
-			fmt.Sprintf("map subnet-tables { type ifname : mark; elements = { %s : 0x%08x, %s : 0x%08x } }", q(app), subnetTables(v.Subnets)["subnet-a"], q(web), subnetTables(v.Subnets)["subnet-b"]),
-			// Only subnet-b has an ACL, so only its interface is gated.
-			"map acl-egress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-egress } }",
-			"map acl-ingress { type ifname : verdict; elements = { " + q(web) + " : jump subnet-b-ingress } }",
+			fmt.Sprintf("map subnet-tables { type ifname : mark; elements = { %s : 0x%08x, %s : 0x%08x } }", q(app), tables["subnet-a"], q(web), tables["subnet-b"]),
+			// Only subnet-b has an ACL, so only packets from it meet an egress ACL.
+			fmt.Sprintf("map acl-egress { type mark : verdict; elements = { 0x%08x : jump acl-1-egress } }", tables["subnet-b"]),
 		} {
 			mustContain(t, text, want)
 		}
 	})
-	t.Run("source/destination check off: out of both check sets", func(t *testing.T) {
+	t.Run("source/destination check off: no address checks", func(t *testing.T) {
 		w := builderVPC()
 		w.Interfaces[0].NoSourceDestCheck = true // eni-web
-		text := buildRuleset(w).String()
-		for _, want := range []string{
-			"set checked { type ifname; elements = { " + q(app) + " } }",
-			"set sources { type ifname . ipv4_addr; elements = { " + q(app) + " . 10.0.1.10 } }",
-		} {
-			mustContain(t, text, want)
+		rs := buildRuleset(w)
+		mustContain(t, rs.String(), "map from { type ifname : verdict; elements = { "+q(app)+" : jump from-"+app+" } }")
+		want := []string{fmt.Sprintf("meta mark != 0x%08x jump cross-b", tables["subnet-b"])}
+		if diff := cmp.Diff(want, chainRules(t, rs, "to-"+web)); diff != "" {
+			t.Errorf("to-%s (-want +got):\n%s", web, diff)
 		}
 	})
 	t.Run("interfaces with the same groups share their chains", func(t *testing.T) {
 		w := builderVPC()
 		w.Interfaces = append(w.Interfaces, Interface{ID: "eni-app2", SubnetID: "subnet-a", IP: netip.MustParseAddr("10.0.1.11"), SecurityGroupIDs: []string{"sg-web", "sg-app"}})
 		rs2 := buildRuleset(w)
-		if len(rs2.Chains) != len(rs.Chains) {
-			t.Errorf("a third interface with an existing group set added chains: %d, then %d", len(rs.Chains), len(rs2.Chains))
+		groupChains := func(rs nftRuleset) (n int) {
+			for _, c := range rs.Chains {
+				if strings.HasPrefix(c.Name, "sg-") || strings.HasPrefix(c.Name, "sgs-") {
+					n++
+				}
+			}
+			return n
+		}
+		if groupChains(rs2) != groupChains(rs) {
+			t.Errorf("a third interface with an existing group set added group chains: %d, then %d", groupChains(rs), groupChains(rs2))
 		}
 		mustContain(t, rs2.String(), q(routerLinkName("eni-app2"))+" : jump "+appIn)
 	})
@@ -179,13 +192,18 @@ func TestBuildRuleset(t *testing.T) {
 		w.Subnets[0].ACLID = ""
 		rs := buildRuleset(w)
 		for _, c := range rs.Chains {
-			if strings.HasPrefix(c.Name, "acl-") || strings.HasPrefix(c.Name, "subnet-") {
+			if strings.HasPrefix(c.Name, "acl-") || strings.HasPrefix(c.Name, "cross-") {
 				t.Errorf("unexpected chain %s", c.Name)
+			}
+			for _, r := range c.Rules {
+				if r.Map == aclEgressMap || strings.HasPrefix(r.Jump, "cross-") {
+					t.Errorf("chain %s still gates subnets: %s", c.Name, r)
+				}
 			}
 		}
 		for _, s := range rs.Sets {
-			if (s.Name == aclEgressMap || s.Name == aclIngressMap) && len(s.Ifnames) > 0 {
-				t.Errorf("map %s has elements %v", s.Name, s.Ifnames)
+			if s.Name == aclEgressMap && len(s.Marks) > 0 {
+				t.Errorf("map %s has elements %v", s.Name, s.Marks)
 			}
 		}
 	})
@@ -359,9 +377,14 @@ func checkReferences(rs nftRuleset) error {
 			if len(s.Marks) != len(s.Ifnames) {
 				return fmt.Errorf("map %s: %d keys, %d marks", s.Name, len(s.Ifnames), len(s.Marks))
 			}
-		case setIfnameAddr:
-			if len(s.Prefixes) != len(s.Ifnames) {
-				return fmt.Errorf("set %s: %d names, %d addresses", s.Name, len(s.Ifnames), len(s.Prefixes))
+		case mapMarkJump:
+			if len(s.Chains) != len(s.Marks) {
+				return fmt.Errorf("map %s: %d keys, %d chains", s.Name, len(s.Marks), len(s.Chains))
+			}
+			for _, c := range s.Chains {
+				if !chains[c] {
+					return fmt.Errorf("map %s jumps to missing chain %s", s.Name, c)
+				}
 			}
 		}
 	}
