@@ -697,7 +697,7 @@ func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool,
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s: interface %s address %q: %w", p.ep.ID, eni.ID, eni.PrivateIPAddress, err)
 		}
-		f := dataplane.Forwarding{ENI: eni.ID, Addr: addr, IdleTimeout: r.IdleTimeout, UDPIdleTimeout: r.UDPIdleTimeout}
+		f := dataplane.Forwarding{ENI: eni.ID, VPC: eni.VpcID, Addr: addr, IdleTimeout: r.IdleTimeout, UDPIdleTimeout: r.UDPIdleTimeout}
 		for _, l := range p.listeners {
 			lb, tg := lbs[l.LoadBalancerARN], p.tgs[l.TargetGroupARN]
 			if lb == nil || tg == nil || len(lb.AZs) == 0 {
@@ -724,7 +724,7 @@ func (r *Endpoints) forward(ctx context.Context, p *plan) (map[listenerKey]bool,
 				if len(targets) == 0 {
 					continue // no target: connections are reset, as NLB does
 				}
-				f.Ports = append(f.Ports, dataplane.ForwardedPort{Protocol: tr, Port: uint16(l.Port), Node: node.ID, NodeAddr: nodeAddr, Targets: targets})
+				f.Ports = append(f.Ports, dataplane.ForwardedPort{Protocol: tr, Port: uint16(l.Port), Node: node.ID, NodeVPC: node.VpcID, NodeAddr: nodeAddr, Targets: targets})
 			}
 		}
 		fp := fmt.Sprint(f)

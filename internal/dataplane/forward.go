@@ -13,16 +13,21 @@ import (
 // PrivateLink's own fabric works: a new TCP connection or UDP flow to the
 // interface's address on a forwarded port is translated, in the kernel, to
 // one of the port's targets and leaves from the load balancer's interface
-// in the provider VPC, translated again to that interface's address. No
-// process touches the bytes, so the path costs what kernel forwarding costs.
+// in the provider VPC, translated to that interface's address. No process
+// touches the bytes, so the path costs what kernel forwarding costs.
 //
-// Each endpoint interface namespace gets a veth pair to every load balancer
-// interface namespace it forwards to (the "fabric link"). Connection marks
-// carry the link across both translations, so replies find their way back
-// even when the consumer's and the provider's addresses overlap.
+// A veth pair (the "fabric link") joins the consumer VPC's router to the
+// provider VPC's router for every load balancer interface the endpoint
+// interface forwards to. Traffic control redirects make the link invisible
+// to both routers' filters: the consumer's see the packets leave through
+// the endpoint interface and come back from it, the provider's see them
+// come from the load balancer interface and leave through it. The provider
+// router translates both ways; a connection mark carries the link, so
+// replies find their way back even when the VPCs' addresses overlap.
 type Forwarding struct {
-	// ENI is the endpoint interface; Addr its private IP.
+	// ENI is the endpoint interface, VPC its VPC and Addr its private IP.
 	ENI  string
+	VPC  string
 	Addr netip.Addr
 	// Ports are the forwarded listener ports; any other port of Addr is
 	// left to the namespace's own sockets (or refused).
@@ -41,9 +46,10 @@ type ForwardedPort struct {
 	// Protocol is "tcp" (the default when empty) or "udp".
 	Protocol string
 	Port     uint16
-	// Node is the load balancer interface the connections leave from, and
-	// NodeAddr its private IP.
+	// Node is the load balancer interface the connections leave from,
+	// NodeVPC its VPC and NodeAddr its private IP.
 	Node     string
+	NodeVPC  string
 	NodeAddr netip.Addr
 	// Targets are the candidates for new connections; a hash of the
 	// client's address and port picks one, so a flow's retransmitted SYN
@@ -60,8 +66,8 @@ const (
 
 // Validate checks a Forwarding before anything is written.
 func (f Forwarding) Validate() error {
-	if f.ENI == "" || !f.Addr.Is4() {
-		return fmt.Errorf("dataplane: forwarding needs an interface ID and IPv4 address, have %q %v: %w", f.ENI, f.Addr, ErrInvalidModel)
+	if f.ENI == "" || f.VPC == "" || !f.Addr.Is4() {
+		return fmt.Errorf("dataplane: forwarding needs an interface ID, its VPC and its IPv4 address, have %q %q %v: %w", f.ENI, f.VPC, f.Addr, ErrInvalidModel)
 	}
 	if f.IdleTimeout < 0 || f.UDPIdleTimeout < 0 {
 		return fmt.Errorf("dataplane: forwarding of %s: negative idle timeout: %w", f.ENI, ErrInvalidModel)
@@ -76,7 +82,7 @@ func (f Forwarding) Validate() error {
 			return fmt.Errorf("dataplane: forwarding of %s: port 0: %w", f.ENI, ErrInvalidModel)
 		case seen[key]:
 			return fmt.Errorf("dataplane: forwarding of %s: %s twice: %w", f.ENI, key, ErrInvalidModel)
-		case p.Node == "" || !p.NodeAddr.Is4():
+		case p.Node == "" || p.NodeVPC == "" || !p.NodeAddr.Is4():
 			return fmt.Errorf("dataplane: forwarding of %s port %d: no load balancer interface: %w", f.ENI, p.Port, ErrInvalidModel)
 		case len(p.Targets) == 0:
 			return fmt.Errorf("dataplane: forwarding of %s port %d: no targets: %w", f.ENI, p.Port, ErrInvalidModel)
@@ -127,10 +133,12 @@ func (f Forwarding) nodes() []string {
 	return out
 }
 
-// fabricMarkBase tags connection and packet marks that name a fabric link:
-// the low 16 bits are the link's interface index in the namespace.
+// fabricMarkBase tags the connection marks (and the packet marks of
+// replies) of fabric connections in a provider router: the low 16 bits are
+// the fabric link's interface index there, which also numbers the link's
+// routing table. Subnet marks stay below 1<<25, so the two never meet.
 const (
-	fabricMarkBase = 0x10000
+	fabricMarkBase = 0x40000000
 	fabricMarkMask = 0xffff0000
 	fabricIndexMax = 0xffff
 )
@@ -139,25 +147,33 @@ const (
 // given interface index.
 func fabricMark(ifindex int) uint32 { return fabricMarkBase | uint32(ifindex&fabricIndexMax) }
 
-// Addresses of the two ends of every fabric link. They are link-local and
-// outside what AWS reserves (169.254.169.x), and point-to-point, so every
-// link can reuse them.
-var (
-	fabricEndpointSide = netip.AddrFrom4([4]byte{169, 254, 255, 1})
-	fabricNodeSide     = netip.AddrFrom4([4]byte{169, 254, 255, 2})
+// Conntrack directions.
+const (
+	ctDirOriginal = 0
+	ctDirReply    = 1
 )
 
-// fabricLinkName names a fabric link after the interface at its other end.
-// Names are limited to 15 bytes, so it is a hash; the alias carries the ID.
-func fabricLinkName(peerENI string) string {
+// fabricGateway is the next hop a provider router's fabric routes name; no
+// interface has it, a permanent neighbour entry resolves it to the consumer
+// end of the link.
+var fabricGateway = netip.AddrFrom4([4]byte{169, 254, 255, 1})
+
+// fabricLinkNames names the two ends of the fabric link of an endpoint
+// interface and a load balancer interface: "pc" in the consumer router,
+// "pp" in the provider router (distinct, as both routers are one when the
+// VPCs are). Names are limited to 15 bytes, so it is a hash; the alias
+// carries the IDs.
+func fabricLinkNames(eni, node string) (consumer, provider string) {
 	h := fnv.New64a()
-	h.Write([]byte(peerENI))
-	return fmt.Sprintf("%s%013x", fabricLinkPrefix, h.Sum64())[:15]
+	h.Write([]byte(eni + " " + node))
+	sum := fmt.Sprintf("%013x", h.Sum64())[:13]
+	return fabricConsumerPrefix + sum, fabricProviderPrefix + sum
 }
 
-// fabricLinkPrefix starts every fabric link's name; the load balancer side
-// matches its links by it.
-const fabricLinkPrefix = "pf"
+const (
+	fabricConsumerPrefix = "pc"
+	fabricProviderPrefix = "pp"
+)
 
 // dnatRule is one translation rule of an endpoint interface: new
 // connections (or flows) of Proto to Port whose client hash modulo Of is

@@ -6,7 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,76 +22,98 @@ import (
 )
 
 const (
-	// fabricTable is the nftables table (family ip) of the fabric in
-	// endpoint and load balancer interface namespaces.
+	// fabricTable is the nftables table (families ip and netdev) of the
+	// fabric in a provider router.
 	fabricTable = "privlink-fabric"
 	// fabricRulePriority is the policy-rule priority of the per-link
-	// lookups, ahead of the main table.
-	fabricRulePriority = 100
+	// lookups, after the subnets' (rulePriority): only replies of fabric
+	// connections carry a link's mark, and they meet the subnet rules first.
+	fabricRulePriority = 2000
+	// fabricRouteProto marks the fabric's routes, which the VPC's route
+	// sync (routeProto) leaves alone.
+	fabricRouteProto = netlink.RouteProtocol(251)
 	// probeSettle is how long the reset probes of a cut may take before
 	// the conntrack entries they created are removed.
 	probeSettle = 1500 * time.Millisecond
+	// Priorities of the fabric's chains in a provider router, around the
+	// router's own prerouting chain (mangle, -150) and NAT (-100).
+	fabricZonePriority    = -310 // before conntrack (-200)
+	fabricMarkPriority    = -160 // before the router sets the subnet mark
+	fabricStrayPriority   = -90  // after the translation
+	fabricReplyPriority   = -130 // after the router checked a reply
+	fabricForwardPriority = -10  // before the router's forward chain
 )
 
+// routerLink is what a provider router's fabric table holds for one link.
+type routerLink struct {
+	index    int              // the provider end's interface index
+	peerMAC  net.HardwareAddr // source of every frame the consumer router sends over it
+	lbLink   string           // the load balancer interface's router-side veth
+	lbIndex  int              // its interface index, also its conntrack zone
+	nodeAddr netip.Addr
+	rules    []dnatRule // this link's ports
+	eniAddr  netip.Addr
+	idle     timeouts
+}
+
 // ApplyForwarding makes the kernel forward f's ports and nothing else of
-// the endpoint interface: it creates the fabric links to the load balancer
-// interfaces, their routes and marks, and replaces the translation rules in
-// one atomic batch. Connections already forwarded keep their target. Both
-// interface namespaces must exist (the VPCs are realized first).
+// the endpoint interface: it creates the fabric links between the consumer
+// and provider routers, their redirects, routes and translation rules.
+// Connections already forwarded keep their target. Both VPCs must be
+// realized first.
 func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
 	l.fabricMu.Lock()
 	defer l.fabricMu.Unlock()
-	epNS := l.InterfaceNamespace(f.ENI)
-	if !nsExists(epNS) {
-		return fmt.Errorf("dataplane: forwarding of %s: namespace %s does not exist yet", f.ENI, epNS)
+	rcNS := l.RouterNamespace(f.VPC)
+	if !nsExists(rcNS) {
+		return fmt.Errorf("dataplane: forwarding of %s: router namespace %s does not exist yet", f.ENI, rcNS)
 	}
-	ep, err := openNSHandles(epNS)
+	rc, err := openNSHandles(rcNS)
 	if err != nil {
 		return err
 	}
-	defer ep.close()
-	idle := f.timeouts()
-	if err := l.prepareOnce(epNS, idle.String(), func() error { return fabricSysctls(epNS, idle) }); err != nil {
+	defer rc.close()
+	eniLink, err := rc.nl.LinkByName(routerLinkName(f.ENI))
+	if err != nil {
+		return fmt.Errorf("dataplane: forwarding of %s: its veth in %s: %w", f.ENI, rcNS, err)
+	}
+	eniMAC, err := l.interfaceMAC(f.ENI)
+	if err != nil {
 		return err
 	}
-	nodeAddr := map[string]netip.Addr{}
-	for _, p := range f.Ports {
-		nodeAddr[p.Node] = p.NodeAddr
-	}
-	marks := map[string]uint32{}
+	idle := f.timeouts()
+	var redirects []portRedirect
+	want := map[string]bool{}
 	for _, node := range f.nodes() {
-		nodeNS := l.InterfaceNamespace(node)
-		if !nsExists(nodeNS) {
-			return fmt.Errorf("dataplane: forwarding of %s: load balancer namespace %s does not exist yet", f.ENI, nodeNS)
-		}
-		nh, err := openNSHandles(nodeNS)
-		if err != nil {
-			return err
-		}
-		err = l.prepareOnce(nodeNS, idle.String()+" "+nodeAddr[node].String(), func() error { return l.ensureNode(nodeNS, nh, nodeAddr[node], idle) })
-		if err == nil {
-			var link, peer netlink.Link
-			link, peer, err = ensureFabricLink(ep, epNS, f.ENI, nh, nodeNS, node)
-			if err == nil {
-				marks[node] = fabricMark(link.Attrs().Index)
-				err = ensureFabricRoute(nh, nodeNS, peer, fabricEndpointSide)
+		var ports []ForwardedPort
+		for _, p := range f.Ports {
+			if p.Node == node {
+				ports = append(ports, p)
 			}
 		}
-		nh.close()
+		rpNS := l.RouterNamespace(ports[0].NodeVPC)
+		link, err := l.ensureRouterLink(rc, rcNS, eniLink, eniMAC, rpNS, f, node, ports, idle)
 		if err != nil {
 			return err
 		}
+		want[link.Attrs().Name] = true
+		for _, p := range ports {
+			redirects = append(redirects, portRedirect{proto: l4proto(p.proto()), port: p.Port, to: link.Attrs().Index})
+		}
 	}
-	// Links to load balancers this interface no longer forwards to: their
-	// connections are cut like those of a removed endpoint.
-	probes, err := l.dropFabricLinks(ep, epNS, marks)
-	if err != nil {
+	// The redirects change before the links they no longer use go, so no
+	// packet finds a redirect to a missing link; a cut connection's client
+	// then reaches the endpoint interface's namespace, which resets it.
+	if err := syncPortRedirects(rc, rcNS, eniLink, f.Addr, redirects); err != nil {
 		return err
 	}
-	if err := writeFabricTable(int(ep.ns), endpointChains(f, marks)); err != nil {
+	probes, err := l.dropRouterLinks(rc, rcNS, func(eni string, link netlink.Link) bool {
+		return eni == f.ENI && !want[link.Attrs().Name]
+	})
+	if err != nil {
 		return err
 	}
 	sendProbes(probes, l.log)
@@ -96,358 +121,315 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 }
 
 // RemoveForwarding stops forwarding for the endpoint interface and cuts
-// every connection it forwarded: both conntrack entries of each connection
-// are removed and each side gets an out-of-window probe, whose answer our
-// stack, no longer knowing the flow, resets. A missing namespace is not an
-// error.
+// every connection it forwarded: the provider router forgets each
+// connection and each side gets an out-of-window probe, whose answer our
+// stack, no longer knowing the flow, resets. Fabric links of endpoint
+// interfaces that no longer exist go too. A missing router is not an error.
 func (l *Linux) RemoveForwarding(ctx context.Context, eni string) error {
 	l.fabricMu.Lock()
 	defer l.fabricMu.Unlock()
-	epNS := l.InterfaceNamespace(eni)
-	if !nsExists(epNS) {
-		return nil
-	}
-	ep, err := openNSHandles(epNS)
+	routers, err := listNamedNS(l.cfg.Prefix + "-r-")
 	if err != nil {
 		return err
 	}
-	defer ep.close()
-	if err := deleteTable(int(ep.ns), nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}); err != nil {
-		return err
+	var probes []probe
+	for _, rcNS := range routers {
+		rc, err := openNSHandles(rcNS)
+		if err != nil {
+			return err
+		}
+		if eniLink, err := rc.nl.LinkByName(routerLinkName(eni)); err == nil {
+			err = syncPortRedirects(rc, rcNS, eniLink, netip.Addr{}, nil)
+			if err != nil {
+				rc.close()
+				return err
+			}
+		}
+		cut, err := l.dropRouterLinks(rc, rcNS, func(linkENI string, _ netlink.Link) bool { return linkENI == eni })
+		rc.close()
+		if err != nil {
+			return err
+		}
+		probes = append(probes, cut...)
 	}
-	// Every fabric mark: also connections whose link is already gone.
-	probes, err := cutFlows(ep, epNS, 0)
-	if err != nil {
-		return err
-	}
-	more, err := l.dropFabricLinks(ep, epNS, nil)
-	if err != nil {
-		return err
-	}
-	probes = append(probes, more...)
-	delete(l.prepared, epNS) // the namespace may go with the endpoint
 	sendProbes(probes, l.log)
 	return nil
 }
 
-// dropFabricLinks deletes the endpoint namespace's fabric links to the load
-// balancer interfaces keep does not name (every link, when keep is empty),
-// with dropFabricLink, and then resyncs the endpoint side's routes. It
-// returns the probes that reset the cut connections' ends.
-func (l *Linux) dropFabricLinks(ep nsHandles, epNS string, keep map[string]uint32) ([]probe, error) {
-	links, err := fabricLinks(ep)
+// interfaceMAC returns the MAC address of an interface's own end: the
+// provider end of its fabric links takes it, so frames the consumer router
+// addresses to the interface are for that end.
+func (l *Linux) interfaceMAC(eni string) (net.HardwareAddr, error) {
+	nsName := l.InterfaceNamespace(eni)
+	h, err := openNSHandles(nsName)
 	if err != nil {
 		return nil, err
 	}
+	defer h.close()
+	link, err := h.nl.LinkByName(ifaceLink)
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: %s in %s: %w", ifaceLink, nsName, err)
+	}
+	return link.Attrs().HardwareAddr, nil
+}
+
+// ensureRouterLink makes the fabric link of an endpoint interface to one
+// load balancer interface: the veth pair, its redirects, the provider
+// router's route back over it and its translation rules. It returns the
+// consumer end.
+func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link, eniMAC net.HardwareAddr, rpNS string, f Forwarding, node string, ports []ForwardedPort, idle timeouts) (netlink.Link, error) {
+	if !nsExists(rpNS) {
+		return nil, fmt.Errorf("dataplane: forwarding of %s: router namespace %s does not exist yet", f.ENI, rpNS)
+	}
+	rp, err := openNSHandles(rpNS)
+	if err != nil {
+		return nil, err
+	}
+	defer rp.close()
+	lbLink, err := rp.nl.LinkByName(routerLinkName(node))
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: forwarding of %s: load balancer interface %s's veth in %s: %w", f.ENI, node, rpNS, err)
+	}
+	cName, pName := fabricLinkNames(f.ENI, node)
+	alias := f.ENI + " " + node + " " + rpNS
+	link, err := rc.nl.LinkByName(cName)
+	if err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
+		return nil, fmt.Errorf("dataplane: find %s in %s: %w", cName, rcNS, err)
+	}
+	if link != nil && link.Attrs().Alias != alias {
+		// Left by an interface that moved; start afresh.
+		if err := rc.nl.LinkDel(link); err != nil {
+			return nil, fmt.Errorf("dataplane: delete stale %s in %s: %w", cName, rcNS, err)
+		}
+		link = nil
+	}
+	if link == nil {
+		// A half left by a crash between create and alias would block the name.
+		if stale, err := rp.nl.LinkByName(pName); err == nil {
+			if err := rp.nl.LinkDel(stale); err != nil {
+				return nil, fmt.Errorf("dataplane: delete stale %s in %s: %w", pName, rpNS, err)
+			}
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:        netlink.LinkAttrs{Name: cName, MTU: ifaceMTU},
+			PeerName:         pName,
+			PeerNamespace:    netlink.NsFd(rp.ns),
+			PeerMTU:          ifaceMTU,
+			PeerHardwareAddr: eniMAC,
+		}
+		if err := rc.nl.LinkAdd(veth); err != nil {
+			return nil, fmt.Errorf("dataplane: add fabric link %s in %s: %w", cName, rcNS, err)
+		}
+		if link, err = rc.nl.LinkByName(cName); err != nil {
+			return nil, fmt.Errorf("dataplane: find new %s in %s: %w", cName, rcNS, err)
+		}
+	}
+	peer, err := rp.nl.LinkByName(pName)
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: fabric link %s has no peer %s in %s: %w", cName, pName, rpNS, err)
+	}
+	var res Result
+	for _, side := range []struct {
+		h    nsHandles
+		ns   string
+		link netlink.Link
+		to   netlink.Link // where what arrives over the link is redirected
+	}{{rc, rcNS, link, eniLink}, {rp, rpNS, peer, lbLink}} {
+		if side.link.Attrs().Alias != alias {
+			if err := side.h.nl.LinkSetAlias(side.link, alias); err != nil {
+				return nil, fmt.Errorf("dataplane: alias of %s in %s: %w", side.link.Attrs().Name, side.ns, err)
+			}
+		}
+		if err := ensureUp(side.h.nl, side.link, &res, side.ns); err != nil {
+			return nil, err
+		}
+		// The routers' veths send big TCP segments; a link with smaller
+		// limits would make the kernel cut each one in software.
+		ensureBigTCP(side.h.nl, side.link, &res, side.ns)
+		if err := ensureIngressRedirect(side.h, side.ns, side.link, side.to); err != nil {
+			return nil, err
+		}
+	}
+	if err := ensureFabricRoute(rp, rpNS, peer, link.Attrs().HardwareAddr); err != nil {
+		return nil, err
+	}
+	// Replies leave by their mark and resets of stray segments by theirs.
+	if err := ensureSysctls(rpNS, [][2]string{{"net.ipv4.fwmark_reflect", "1"}}, &res); err != nil {
+		return nil, err
+	}
+	sub := Forwarding{ENI: f.ENI, Addr: f.Addr, Ports: ports}
+	if l.links[rpNS] == nil {
+		l.links[rpNS] = map[string]routerLink{}
+	}
+	l.links[rpNS][pName] = routerLink{
+		index: peer.Attrs().Index, peerMAC: eniLink.Attrs().HardwareAddr, lbLink: lbLink.Attrs().Name, lbIndex: lbLink.Attrs().Index,
+		nodeAddr: ports[0].NodeAddr, rules: sub.dnatRules(), eniAddr: f.Addr, idle: idle,
+	}
+	if err := pruneRouterFabric(rp, rpNS, l.links[rpNS]); err != nil {
+		return nil, err
+	}
+	if err := l.writeRouterFabric(rp, rpNS, l.links[rpNS]); err != nil {
+		return nil, err
+	}
+	return link, nil
+}
+
+// pruneRouterFabric forgets the links of a provider router whose provider
+// end is gone (the consumer router went with its VPC, say) and removes
+// fabric rules that name no existing link.
+func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) error {
+	all, err := rp.nl.LinkList()
+	if err != nil {
+		return fmt.Errorf("dataplane: list links in %s: %w", rpNS, err)
+	}
+	alive := map[uint32]bool{}
+	names := map[string]bool{}
+	for _, link := range all {
+		if strings.HasPrefix(link.Attrs().Name, fabricProviderPrefix) {
+			alive[fabricMark(link.Attrs().Index)] = true
+			names[link.Attrs().Name] = true
+		}
+	}
+	for name := range links {
+		if !names[name] {
+			delete(links, name)
+		}
+	}
+	rules, err := rp.nl.RuleList(netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("dataplane: list rules in %s: %w", rpNS, err)
+	}
+	for _, r := range rules {
+		if r.Priority == fabricRulePriority && !alive[r.Mark] {
+			if err := dropFabricRoute(rp, rpNS, r.Mark); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dropRouterLinks deletes the fabric links of a consumer router that drop
+// says should go (given the endpoint interface each serves), and those of
+// endpoint interfaces whose veth is gone. It cuts their connections in the
+// provider router and returns the probes that reset both ends.
+func (l *Linux) dropRouterLinks(rc nsHandles, rcNS string, drop func(eni string, link netlink.Link) bool) ([]probe, error) {
+	all, err := rc.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: list links in %s: %w", rcNS, err)
+	}
 	var probes []probe
-	for _, link := range links {
-		if _, ok := keep[link.Attrs().Alias]; ok {
+	for _, link := range all {
+		if !strings.HasPrefix(link.Attrs().Name, fabricConsumerPrefix) || link.Type() != "veth" {
 			continue
 		}
-		cut, err := l.dropFabricLink(ep, epNS, link)
+		f := strings.Fields(link.Attrs().Alias)
+		if len(f) != 3 {
+			if err := rc.nl.LinkDel(link); err != nil {
+				return nil, fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, rcNS, err)
+			}
+			continue
+		}
+		eni, node, rpNS := f[0], f[1], f[2]
+		if _, err := rc.nl.LinkByName(routerLinkName(eni)); err == nil && !drop(eni, link) {
+			continue
+		}
+		cut, err := l.dropRouterLink(rc, rcNS, link, eni, node, rpNS)
 		if err != nil {
 			return nil, err
 		}
 		probes = append(probes, cut...)
 	}
-	return probes, syncFabricRoutes(ep, epNS, fabricNodeSide)
-}
-
-// dropFabricLink deletes a fabric link of an endpoint namespace, cutting
-// the connections it carried on the load balancer side, and drops the load
-// balancer side's routes for it. It returns the probes that reset the
-// targets' ends of the TCP connections it cut.
-func (l *Linux) dropFabricLink(ep nsHandles, epNS string, link netlink.Link) ([]probe, error) {
-	node := link.Attrs().Alias
-	nodeNS := l.InterfaceNamespace(node)
-	epENI := ""
-	probes, err := cutFlows(ep, epNS, fabricMark(link.Attrs().Index))
-	if err != nil {
-		return nil, err
-	}
-	if nsExists(nodeNS) {
-		nh, err := openNSHandles(nodeNS)
-		if err != nil {
-			return nil, err
-		}
-		defer nh.close()
-		peer, err := nh.nl.LinkByIndex(link.Attrs().ParentIndex)
-		if err == nil && strings.HasPrefix(peer.Attrs().Name, fabricLinkPrefix) {
-			epENI = peer.Attrs().Alias
-			mark := fabricMark(peer.Attrs().Index)
-			cut, err := deleteFlows(nh, func(fl *netlink.ConntrackFlow) bool { return fl.Mark == mark })
-			if err != nil {
-				return nil, fmt.Errorf("dataplane: cut forwarded connections in %s: %w", nodeNS, err)
-			}
-			for _, fl := range cut {
-				if fl.Forward.Protocol == unix.IPPROTO_TCP { // a UDP flow just ends
-					// The reply tuple is target → load balancer address and
-					// translated port: probe the target from there.
-					probes = append(probes, probe{ns: nodeNS, src: tupleDst(fl.Reverse), dst: tupleSrc(fl.Reverse)})
-				}
-			}
-		}
-		if err := ep.nl.LinkDel(link); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
-			return nil, fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, epNS, err)
-		}
-		if err := syncFabricRoutes(nh, nodeNS, fabricEndpointSide); err != nil {
-			return nil, err
-		}
-	} else if err := ep.nl.LinkDel(link); err != nil {
-		return nil, fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, epNS, err)
-	}
-	l.log.Debug("removed fabric link", "namespace", epNS, "node", node, "endpoint_interface", epENI)
 	return probes, nil
 }
 
-// fabricSysctls turns on forwarding in an interface namespace of the
-// fabric, without reverse-path checks (replies arrive on the fabric link
-// while the main table points elsewhere) and with the idle timeout as the
-// lifetime of an established connection.
-func fabricSysctls(nsName string, idle timeouts) error {
-	var res Result
-	return ensureSysctls(nsName, [][2]string{
-		{"net.ipv4.conf.all.rp_filter", "0"},
-		{"net.ipv4.conf.default.rp_filter", "0"},
-		{"net.ipv4.conf.all.send_redirects", "0"},
-		{"net.ipv4.conf.default.send_redirects", "0"},
-		{"net.ipv4.ip_forward", "1"},
-		// With overlapping VPCs a packet may come from an address this
-		// namespace also has (a target with the endpoint's address).
-		{"net.ipv4.conf.all.accept_local", "1"},
-		// Forwarded packets need no socket lookup before routing.
-		{"net.ipv4.tcp_early_demux", "0"},
-		{"net.netfilter.nf_conntrack_tcp_timeout_established", strconv.Itoa(idle.tcp)},
-		// NLB ends a UDP flow after its idle timeout whether or not the
-		// target ever answered.
-		{"net.netfilter.nf_conntrack_udp_timeout", strconv.Itoa(idle.udp)},
-		{"net.netfilter.nf_conntrack_udp_timeout_stream", strconv.Itoa(idle.udp)},
-		{"net.netfilter.nf_conntrack_tcp_be_liberal", "1"},
-	}, &res)
-}
-
-// ensureNode prepares a load balancer interface namespace: sysctls, the
-// fabric rules (the local table's after them), and its table, which marks
-// connections by the fabric link they came in on and translates them to
-// the load balancer's address on the way out.
-func (l *Linux) ensureNode(nodeNS string, nh nsHandles, addr netip.Addr, idle timeouts) error {
-	if err := fabricSysctls(nodeNS, idle); err != nil {
-		return err
-	}
-	// Rules of links whose endpoint namespace vanished (removed as an
-	// orphan while privlink was down) go; the links' own routes went with them.
-	if err := syncFabricRoutes(nh, nodeNS, fabricEndpointSide); err != nil {
-		return err
-	}
-	return writeFabricTable(int(nh.ns), nodeChains(addr))
-}
-
-// prepareOnce runs prepare unless it already ran for this very namespace
-// (not one recreated under the same name) with the same key. A load
-// balancer namespace serves every endpoint of its service, so this keeps
-// adding one endpoint from redoing the shared work.
-func (l *Linux) prepareOnce(nsName, key string, prepare func() error) error {
-	var st unix.Stat_t
-	if err := unix.Stat(nsPath(nsName), &st); err != nil {
-		return fmt.Errorf("dataplane: stat %s: %w", nsName, err)
-	}
-	key = strconv.FormatUint(st.Ino, 10) + " " + key
-	if l.prepared[nsName] == key {
-		return nil
-	}
-	if err := prepare(); err != nil {
-		return err
-	}
-	l.prepared[nsName] = key
-	return nil
-}
-
-// ensureFabricLink returns the endpoint side of the fabric link between an
-// endpoint interface namespace and a load balancer interface namespace,
-// creating the veth pair, its addresses and its state when missing; it
-// returns the load balancer side too.
-func ensureFabricLink(ep nsHandles, epNS, epENI string, nh nsHandles, nodeNS, node string) (netlink.Link, netlink.Link, error) {
-	name, peerName := fabricLinkName(node), fabricLinkName(epENI)
-	link, err := ep.nl.LinkByName(name)
-	if err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
-		return nil, nil, fmt.Errorf("dataplane: find %s in %s: %w", name, epNS, err)
-	}
-	if link == nil {
-		// A half left by a crash between create and alias would block the name.
-		if stale, err := nh.nl.LinkByName(peerName); err == nil {
-			if err := nh.nl.LinkDel(stale); err != nil {
-				return nil, nil, fmt.Errorf("dataplane: delete stale %s in %s: %w", peerName, nodeNS, err)
+// dropRouterLink removes one fabric link: its translation rules and route
+// in the provider router, its connections there, and the veth pair.
+func (l *Linux) dropRouterLink(rc nsHandles, rcNS string, link netlink.Link, eni, node, rpNS string) ([]probe, error) {
+	_, pName := fabricLinkNames(eni, node)
+	var probes []probe
+	if nsExists(rpNS) {
+		rp, err := openNSHandles(rpNS)
+		if err != nil {
+			return nil, err
+		}
+		defer rp.close()
+		if links := l.links[rpNS]; links != nil {
+			delete(links, pName)
+			if err := pruneRouterFabric(rp, rpNS, links); err != nil {
+				return nil, err
+			}
+			if err := l.writeRouterFabric(rp, rpNS, links); err != nil {
+				return nil, err
 			}
 		}
-		veth := &netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: name, MTU: ifaceMTU},
-			PeerName:      peerName,
-			PeerNamespace: netlink.NsFd(nh.ns),
-			PeerMTU:       ifaceMTU,
-		}
-		if err := ep.nl.LinkAdd(veth); err != nil {
-			return nil, nil, fmt.Errorf("dataplane: add fabric link %s in %s: %w", name, epNS, err)
-		}
-		if link, err = ep.nl.LinkByName(name); err != nil {
-			return nil, nil, fmt.Errorf("dataplane: find new %s in %s: %w", name, epNS, err)
-		}
-	}
-	peer, err := nh.nl.LinkByName(peerName)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dataplane: fabric link %s has no peer %s in %s: %w", name, peerName, nodeNS, err)
-	}
-	for _, side := range []struct {
-		h     nsHandles
-		ns    string
-		link  netlink.Link
-		alias string
-		addr  netip.Addr
-	}{{ep, epNS, link, node, fabricEndpointSide}, {nh, nodeNS, peer, epENI, fabricNodeSide}} {
-		var res Result
-		if side.link.Attrs().Alias != side.alias {
-			if err := side.h.nl.LinkSetAlias(side.link, side.alias); err != nil {
-				return nil, nil, fmt.Errorf("dataplane: alias of %s in %s: %w", side.link.Attrs().Name, side.ns, err)
+		if peer, err := rp.nl.LinkByName(pName); err == nil {
+			mark := fabricMark(peer.Attrs().Index)
+			cut, err := deleteFlows(rp, func(fl *netlink.ConntrackFlow) bool { return fl.Mark == mark })
+			if err != nil {
+				return nil, fmt.Errorf("dataplane: cut forwarded connections in %s: %w", rpNS, err)
+			}
+			for _, fl := range cut {
+				if fl.Forward.Protocol != unix.IPPROTO_TCP {
+					continue // a UDP flow just ends
+				}
+				// The client's end from the endpoint interface's address;
+				// the target's from the load balancer's address and
+				// translated port (the reply tuple, reversed).
+				probes = append(probes,
+					probe{ns: l.InterfaceNamespace(eni), src: tupleDst(fl.Forward), dst: tupleSrc(fl.Forward)},
+					probe{ns: l.InterfaceNamespace(node), src: tupleDst(fl.Reverse), dst: tupleSrc(fl.Reverse)})
+			}
+			if err := dropFabricRoute(rp, rpNS, mark); err != nil {
+				return nil, err
 			}
 		}
-		if err := syncAddrs(side.h.nl, side.link, []netip.Prefix{netip.PrefixFrom(side.addr, 32)}, func(netip.Prefix) bool { return true }, &res, side.ns); err != nil {
-			return nil, nil, err
-		}
-		if err := ensureUp(side.h.nl, side.link, &res, side.ns); err != nil {
-			return nil, nil, err
-		}
-		ensureBigTCP(side.h.nl, side.link, &res, side.ns)
 	}
-	return link, peer, nil
+	if err := rc.nl.LinkDel(link); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
+		return nil, fmt.Errorf("dataplane: delete fabric link %s in %s: %w", link.Attrs().Name, rcNS, err)
+	}
+	l.log.Debug("removed fabric link", "router", rcNS, "endpoint_interface", eni, "node", node)
+	return probes, nil
 }
 
-// fabricLinks lists a namespace's fabric links.
-func fabricLinks(h nsHandles) ([]netlink.Link, error) {
-	all, err := h.nl.LinkList()
-	if err != nil {
-		return nil, fmt.Errorf("dataplane: list links: %w", err)
-	}
-	var out []netlink.Link
-	for _, link := range all {
-		if strings.HasPrefix(link.Attrs().Name, fabricLinkPrefix) && link.Type() == "veth" {
-			out = append(out, link)
-		}
-	}
-	return out, nil
-}
-
-// syncFabricRoutes gives every fabric link of a namespace a routing table
-// (its mark) whose default route leads over the link to the peer address,
-// and a rule selecting it by mark; rules of links that are gone are removed.
-func syncFabricRoutes(h nsHandles, nsName string, peer netip.Addr) error {
-	links, err := fabricLinks(h)
-	if err != nil {
-		return err
-	}
-	want := map[uint32]netlink.Link{}
-	for _, link := range links {
-		want[fabricMark(link.Attrs().Index)] = link
-	}
-	rules, err := h.nl.RuleList(netlink.FAMILY_V4)
-	if err != nil {
-		return fmt.Errorf("dataplane: list rules in %s: %w", nsName, err)
-	}
-	if err := moveLocalRule(h, nsName, rules); err != nil {
-		return err
-	}
-	have := map[uint32]bool{}
-	for _, r := range rules {
-		if r.Priority != fabricRulePriority {
-			continue
-		}
-		m := uint32(r.Table)
-		if _, ok := want[m]; ok && r.Mark == m {
-			have[m] = true
-			continue
-		}
-		rr := r
-		if err := h.nl.RuleDel(&rr); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("dataplane: delete stale fabric rule in %s: %w", nsName, err)
-		}
-	}
-	for m, link := range want {
-		if have[m] {
-			continue
-		}
-		if err := ensureFabricRoute(h, nsName, link, peer); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// fabricLocalPriority is where the local table's rule moves to, after the
-// fabric rules.
-const fabricLocalPriority = 200
-
-// moveLocalRule puts the local table's lookup after the fabric rules. A
-// translated connection must follow its mark even when its new address is
-// one of the namespace's own: with overlapping VPCs a target may have the
-// endpoint interface's address, or a client the load balancer's.
-func moveLocalRule(h nsHandles, nsName string, rules []netlink.Rule) error {
-	var first *netlink.Rule
-	moved := false
-	for i, r := range rules {
-		if r.Table != unix.RT_TABLE_LOCAL || r.Mark != 0 || r.Src != nil || r.Dst != nil {
-			continue
-		}
-		switch r.Priority {
-		case 0:
-			first = &rules[i]
-		case fabricLocalPriority:
-			moved = true
-		}
-	}
-	if !moved {
-		r := netlink.NewRule()
-		r.Family, r.Priority, r.Table = netlink.FAMILY_V4, fabricLocalPriority, unix.RT_TABLE_LOCAL
-		if err := h.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("dataplane: move local rule in %s: %w", nsName, err)
-		}
-	}
-	if first != nil {
-		if err := h.nl.RuleDel(first); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("dataplane: move local rule in %s: %w", nsName, err)
-		}
-	}
-	return nil
-}
-
-// ensureFabricRoute gives one fabric link its routing table and rule.
-func ensureFabricRoute(h nsHandles, nsName string, link netlink.Link, peer netip.Addr) error {
+// ensureFabricRoute gives one fabric link its routing table and rule in the
+// provider router: replies marked with the link leave over it.
+func ensureFabricRoute(rp nsHandles, rpNS string, link netlink.Link, peerMAC net.HardwareAddr) error {
 	m := fabricMark(link.Attrs().Index)
+	neigh := &netlink.Neigh{LinkIndex: link.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
+		IP: fabricGateway.AsSlice(), HardwareAddr: peerMAC}
+	if err := rp.nl.NeighSet(neigh); err != nil {
+		return fmt.Errorf("dataplane: fabric neighbour on %s in %s: %w", link.Attrs().Name, rpNS, err)
+	}
 	route := &netlink.Route{
 		LinkIndex: link.Attrs().Index,
 		Dst:       prefixIPNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)),
-		Gw:        peer.AsSlice(),
+		Gw:        fabricGateway.AsSlice(),
 		Table:     int(m),
 		Flags:     int(netlink.FLAG_ONLINK),
-		Protocol:  routeProto,
+		Protocol:  fabricRouteProto,
 	}
-	if err := h.nl.RouteReplace(route); err != nil {
-		return fmt.Errorf("dataplane: fabric route over %s in %s: %w", link.Attrs().Name, nsName, err)
+	if err := rp.nl.RouteReplace(route); err != nil {
+		return fmt.Errorf("dataplane: fabric route over %s in %s: %w", link.Attrs().Name, rpNS, err)
 	}
 	all := uint32(0xffffffff)
 	r := netlink.NewRule()
 	r.Family, r.Priority, r.Mark, r.Mask, r.Table = netlink.FAMILY_V4, fabricRulePriority, m, &all, int(m)
-	if err := h.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("dataplane: fabric rule for %s in %s: %w", link.Attrs().Name, nsName, err)
+	if err := rp.nl.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("dataplane: fabric rule for %s in %s: %w", link.Attrs().Name, rpNS, err)
 	}
 	return nil
 }
 
-// fabricChain is one chain of a fabric table.
-type fabricChain struct {
-	name  string
-	kind  nftables.ChainType
-	hook  *nftables.ChainHook
-	prio  *nftables.ChainPriority
-	drop  bool
-	rules [][]expr.Any
+// dropFabricRoute removes a link's rule; its table went with the link.
+func dropFabricRoute(rp nsHandles, rpNS string, mark uint32) error {
+	all := uint32(0xffffffff)
+	r := netlink.NewRule()
+	r.Family, r.Priority, r.Mark, r.Mask, r.Table = netlink.FAMILY_V4, fabricRulePriority, mark, &all, int(mark)
+	if err := rp.nl.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("dataplane: delete fabric rule in %s: %w", rpNS, err)
+	}
+	return nil
 }
 
 // Register numbers of nftables: the four 128-bit registers are 1-4; the
@@ -458,7 +440,13 @@ const (
 	reg32b = 13
 )
 
-func loadMarkBits() []expr.Any {
+const (
+	// ctStatusDstNAT is IPS_DST_NAT: the connection's destination is translated.
+	ctStatusDstNAT = 1 << 5
+)
+
+// isFabric tests whether the connection mark names a fabric link.
+func isFabric() []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
 		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(fabricMarkMask), Xor: make([]byte, 4)},
@@ -466,64 +454,378 @@ func loadMarkBits() []expr.Any {
 	}
 }
 
-// forwardedOnly accepts the forwarded packets of fabric connections that
-// leave the way their direction must (originals through an interface named
-// origOut, replies through replyOut, both prefixes) and drops every other
-// forwarded packet: the namespace is not a router, and a connection whose
-// fabric link is gone must not fall back to the main table.
-func forwardedOnly(origOut, replyOut []byte) fabricChain {
-	rule := func(dir byte, out []byte) []expr.Any {
-		return append([]expr.Any{
-			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{dir}},
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: out},
-		}, append(loadMarkBits(), &expr.Verdict{Kind: expr.VerdictAccept})...)
-	}
-	return fabricChain{name: "forward", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityFilter, drop: true,
-		rules: [][]expr.Any{rule(ctDirOriginal, origOut), rule(ctDirReply, replyOut)}}
-}
-
-// markFromConn copies a fabric connection's mark to packets of the given
-// direction so the policy rules route them over the right link.
-func markFromConn(dir byte) []expr.Any {
-	return append([]expr.Any{
+func ctDirection(dir byte) []expr.Any {
+	return []expr.Any{
 		&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{dir}},
-	}, append(loadMarkBits(),
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
-		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1})...)
+	}
 }
 
-const (
-	ctDirOriginal = 0
-	ctDirReply    = 1
-)
+func l4proto(p string) byte {
+	if p == "udp" {
+		return unix.IPPROTO_UDP
+	}
+	return unix.IPPROTO_TCP
+}
 
-// endpointChains are the endpoint interface's table: translate new
-// connections to targets, mark them with their fabric link, and forward
-// nothing else.
-func endpointChains(f Forwarding, marks map[string]uint32) []fabricChain {
-	dnat := fabricChain{name: "dnat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest}
-	addr := f.Addr.As4()
-	for _, r := range f.dnatRules() {
+func timeoutName(proto byte, seconds int) string {
+	if proto == unix.IPPROTO_UDP {
+		return "udp-" + strconv.Itoa(seconds)
+	}
+	return "tcp-" + strconv.Itoa(seconds)
+}
+
+// fabricTables is what a provider router's fabric tables hold, as this
+// process last wrote them: its load balancer veths (a netdev chain and map
+// each), its link chains and its timeout objects.
+type fabricTables struct {
+	lbs, chains, timeouts map[string]bool
+}
+
+// writeRouterFabric brings a provider router's fabric tables to the links
+// given, in one batch:
+//
+//   - netdev: what the consumer router sends over a link arrives, redirected,
+//     on the load balancer interface's veth; its source MAC (the consumer
+//     router's end of the endpoint interface) names the link, as a mark;
+//   - ip: a new connection with that mark keeps it as its connection mark,
+//     is translated to a target (the link's chain, by a hash of the client's
+//     address and port, as NLB picks) and to the load balancer's address,
+//     and gets the endpoint's idle timeouts; replies are routed by the mark
+//     back over the link; a segment of no known connection (cut, or idle
+//     past its timeout) is reset over the link, as NLB does.
+//
+// The first write of a process replaces both tables; later ones change
+// maps and link chains only, as registering a base chain's hooks makes the
+// kernel wait for every CPU.
+func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) error {
+	prev := l.fabric[rpNS]
+	delete(l.fabric, rpNS) // unknown until this write succeeds
+	next, err := writeFabricTables(rp, rpNS, links, prev)
+	if err != nil {
+		return err
+	}
+	if next != nil {
+		l.fabric[rpNS] = next
+	}
+	return nil
+}
+
+func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, prev *fabricTables) (*fabricTables, error) {
+	c, err := nftables.New(nftables.WithNetNSFd(int(rp.ns)), nftables.WithSockOptions(largeBatches))
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: nftables conn: %w", err)
+	}
+	dev := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyNetdev}
+	ip := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
+	full := prev == nil || len(links) == 0
+	if full {
+		for _, t := range []*nftables.Table{dev, ip} {
+			c.AddTable(t)
+			c.DelTable(t)
+		}
+	}
+	if len(links) == 0 {
+		if err := c.Flush(); err != nil {
+			return nil, fmt.Errorf("dataplane: delete fabric tables in %s: %w", rpNS, err)
+		}
+		return nil, nil
+	}
+	if full {
+		c.AddTable(dev)
+		c.AddTable(ip)
+		prev = &fabricTables{lbs: map[string]bool{}, chains: map[string]bool{}, timeouts: map[string]bool{}}
+	}
+	next := &fabricTables{lbs: map[string]bool{}, chains: map[string]bool{}, timeouts: map[string]bool{}}
+	names := slices.Sorted(maps.Keys(links))
+	accept := nftables.ChainPolicyAccept
+
+	// netdev: a mark by source MAC, on every load balancer veth in use; one
+	// map per veth, as an endpoint interface may reach two load balancer
+	// interfaces of one router.
+	byLB := map[string][]routerLink{}
+	for _, n := range names {
+		byLB[links[n].lbLink] = append(byLB[links[n].lbLink], links[n])
+	}
+	for i, lb := range slices.Sorted(maps.Keys(byLB)) {
+		next.lbs[lb] = true
+		macs := &nftables.Set{Table: dev, Name: "links-" + lb, ID: uint32(10 + i), KeyType: nftables.TypeEtherAddr, IsMap: true, DataType: nftables.TypeMark}
+		var elems []nftables.SetElement
+		for _, lk := range byLB[lb] {
+			elems = append(elems, nftables.SetElement{Key: []byte(lk.peerMAC), Val: binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))})
+		}
+		if prev.lbs[lb] {
+			c.FlushSet(macs)
+			if err := addElements(c, macs, elems); err != nil {
+				return nil, fmt.Errorf("dataplane: fabric set in %s: %w", rpNS, err)
+			}
+			continue
+		}
+		if err := addSet(c, macs, elems); err != nil {
+			return nil, fmt.Errorf("dataplane: fabric set in %s: %w", rpNS, err)
+		}
+		ch := c.AddChain(&nftables.Chain{Name: "in-" + lb, Table: dev, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookIngress,
+			Priority: nftables.ChainPriorityFilter, Device: lb, Policy: &accept})
+		c.AddRule(&nftables.Rule{Table: dev, Chain: ch, Exprs: []expr.Any{
+			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+			&expr.Lookup{SourceRegister: reg1, SetName: macs.Name, SetID: macs.ID, IsDestRegSet: true, DestRegister: reg1},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
+		}})
+	}
+	for lb := range prev.lbs {
+		if !next.lbs[lb] {
+			c.DelChain(&nftables.Chain{Name: "in-" + lb, Table: dev})
+			c.DelSet(&nftables.Set{Table: dev, Name: "links-" + lb})
+		}
+	}
+
+	// ip: timeouts, maps by connection mark, the chains.
+	for _, n := range names {
+		lk := links[n]
+		for _, o := range []struct {
+			proto   byte
+			seconds int
+			policy  expr.CtStatePolicyTimeout
+			state   uint16
+		}{{unix.IPPROTO_TCP, lk.idle.tcp, expr.CtStateTCPTimeoutDefaults, expr.CtStateTCPESTABLISHED}, {unix.IPPROTO_UDP, lk.idle.udp, expr.CtStateUDPTimeoutDefaults, expr.CtStateUDPREPLIED}} {
+			name := timeoutName(o.proto, o.seconds)
+			if next.timeouts[name] {
+				continue
+			}
+			next.timeouts[name] = true
+			if prev.timeouts[name] {
+				continue // an object in use stays, and unused ones are few
+			}
+			policy := expr.CtStatePolicyTimeout{}
+			for k, v := range o.policy {
+				policy[k] = v
+			}
+			// TCP established; UDP replied and unreplied: NLB ends a flow
+			// after the idle timeout whether or not it was answered.
+			policy[o.state] = uint32(o.seconds)
+			if o.proto == unix.IPPROTO_UDP {
+				policy[expr.CtStateUDPUNREPLIED] = uint32(o.seconds)
+			}
+			c.AddObj(&nftables.NamedObj{Table: ip, Name: name, Type: nftables.ObjTypeCtTimeout,
+				Obj: &expr.CtTimeout{L3Proto: unix.NFPROTO_IPV4, L4Proto: o.proto, Policy: policy}})
+		}
+	}
+	for name := range prev.timeouts {
+		next.timeouts[name] = true
+	}
+	dnatMap := &nftables.Set{Table: ip, Name: "dnat", ID: 2, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeVerdict}
+	snatMap := &nftables.Set{Table: ip, Name: "snat", ID: 3, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeIPAddr}
+	var dnatElems, snatElems []nftables.SetElement
+	var linkChains []fabricChain
+	for _, n := range names {
+		lk := links[n]
+		m := binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))
+		chain := "link-" + strconv.Itoa(lk.index)
+		a := lk.nodeAddr.As4()
+		dnatElems = append(dnatElems, nftables.SetElement{Key: m, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
+		snatElems = append(snatElems, nftables.SetElement{Key: m, Val: a[:]})
+		linkChains = append(linkChains, fabricChain{name: chain, rules: dnatExprs(lk)})
+		next.chains[chain] = true
+	}
+	// Link chains first: the verdict map names them.
+	for _, ch := range linkChains {
+		chain := &nftables.Chain{Name: ch.name, Table: ip}
+		if prev.chains[ch.name] {
+			c.FlushChain(chain)
+		} else {
+			c.AddChain(chain)
+		}
+		for _, e := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
+		}
+	}
+	for _, set := range []struct {
+		s     *nftables.Set
+		elems []nftables.SetElement
+	}{{dnatMap, dnatElems}, {snatMap, snatElems}} {
+		var err error
+		if full {
+			err = addSet(c, set.s, set.elems)
+		} else {
+			c.FlushSet(set.s)
+			err = addElements(c, set.s, set.elems)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
+		}
+	}
+	// Chains of links that went, once the map no longer names them.
+	for name := range prev.chains {
+		if !next.chains[name] {
+			c.DelChain(&nftables.Chain{Name: name, Table: ip})
+		}
+	}
+	zone := &nftables.Chain{Name: "zone", Table: ip}
+	if full {
+		for _, ch := range baseFabricChains(dnatMap, snatMap) {
+			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: ip, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
+			if ch.name == zone.Name {
+				zone = chain
+			}
+			for _, e := range ch.rules {
+				c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
+			}
+		}
+	} else {
+		c.FlushChain(zone)
+	}
+	for _, e := range zoneExprs(links) {
+		c.AddRule(&nftables.Rule{Table: ip, Chain: zone, Exprs: e})
+	}
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("dataplane: write fabric tables in %s: %w", rpNS, err)
+	}
+	return next, nil
+}
+
+// baseFabricChains are the hooked chains of a provider router's fabric
+// table, written once; the zone chain's rules follow the links.
+func baseFabricChains(dnatMap, snatMap *nftables.Set) []fabricChain {
+	prio := func(p int32) *nftables.ChainPriority { v := nftables.ChainPriority(p); return &v }
+	untranslated := append(append(isFabric(), ctDirection(ctDirOriginal)...),
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: reg1},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(ctStatusDstNAT), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: make([]byte, 4)})
+	return []fabricChain{
+		// Everything a load balancer interface sends or is sent is tracked
+		// in a conntrack zone of its own. When the consumer and provider
+		// VPCs are one, a forwarded connection passes the router twice with
+		// the same addresses: as the client's packet to the endpoint
+		// interface, then as the load balancer's. The zone keeps them apart.
+		{name: "zone", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricZonePriority)},
+		// A new connection keeps the link's packet mark as its own.
+		{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricMarkPriority), rules: [][]expr.Any{{
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
+			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(fabricMarkMask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(fabricMarkBase)},
+			&expr.Ct{Key: expr.CtKeySTATE, Register: reg1},
+			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: make([]byte, 4)},
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
+			&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1},
+		}}},
+		{name: "dnat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, rules: [][]expr.Any{{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+			&expr.Lookup{SourceRegister: reg1, SetName: dnatMap.Name, SetID: dnatMap.ID, IsDestRegSet: true, DestRegister: 0},
+		}}},
+		// What the link brought that was not translated (no connection
+		// known: cut, or idle past its timeout) is routed back over the
+		// link, where the forward chain resets or drops it.
+		{name: "stray", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricStrayPriority), rules: [][]expr.Any{
+			append(slices.Clone(untranslated),
+				&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1}),
+		}},
+		// Replies (checked by the router at -150) leave over their link.
+		{name: "reply", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricReplyPriority), rules: [][]expr.Any{
+			append(append(isFabric(), ctDirection(ctDirReply)...),
+				&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1}),
+		}},
+		{name: "forward", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: prio(fabricForwardPriority), rules: [][]expr.Any{
+			append(slices.Clone(untranslated),
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.IPPROTO_TCP}},
+				&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}),
+			append(slices.Clone(untranslated), &expr.Verdict{Kind: expr.VerdictDrop}),
+		}},
+		{name: "snat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityNATSource, rules: [][]expr.Any{
+			append(append(isFabric(), ctDirection(ctDirOriginal)...),
+				&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+				&expr.Lookup{SourceRegister: reg1, SetName: snatMap.Name, SetID: snatMap.ID, IsDestRegSet: true, DestRegister: reg1},
+				&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1}),
+		}},
+	}
+}
+
+// addSet adds a set and its elements in messages the kernel accepts.
+func addSet(c *nftables.Conn, set *nftables.Set, elems []nftables.SetElement) error {
+	if err := c.AddSet(set, nil); err != nil {
+		return err
+	}
+	return addElements(c, set, elems)
+}
+
+func addElements(c *nftables.Conn, set *nftables.Set, elems []nftables.SetElement) error {
+	for _, chunk := range elementChunks(elems) {
+		if err := c.SetAddElements(set, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zoneExprs put the traffic of every load balancer interface with fabric
+// links in a conntrack zone numbered after its veth's interface index:
+// what comes from the veth and what is addressed to the interface.
+func zoneExprs(links map[string]routerLink) [][]expr.Any {
+	type lb struct {
+		index int
+		addr  netip.Addr
+	}
+	lbs := map[string]lb{}
+	for _, lk := range links {
+		lbs[lk.lbLink] = lb{lk.lbIndex, lk.nodeAddr}
+	}
+	var out [][]expr.Any
+	for _, name := range slices.Sorted(maps.Keys(lbs)) {
+		z, a := lbs[name], lbs[name].addr.As4()
+		set := []expr.Any{
+			&expr.Immediate{Register: reg1, Data: binaryutil.NativeEndian.PutUint16(uint16(z.index))},
+			&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
+		}
+		out = append(out,
+			append([]expr.Any{
+				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ifnameBytes(name)},
+			}, set...),
+			append([]expr.Any{
+				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a[:]},
+			}, set...))
+	}
+	return out
+}
+
+// fabricChain is one chain of a fabric table.
+type fabricChain struct {
+	name  string
+	kind  nftables.ChainType
+	hook  *nftables.ChainHook
+	prio  *nftables.ChainPriority
+	rules [][]expr.Any
+}
+
+// dnatExprs are one link's translation rules: a new connection (only a SYN
+// opens one: a stray segment is reset) or UDP flow to a forwarded port of
+// the endpoint interface goes to the target its client hash picks, with the
+// endpoint's idle timeout.
+func dnatExprs(lk routerLink) [][]expr.Any {
+	addr := lk.eniAddr.As4()
+	var out [][]expr.Any
+	for _, r := range lk.rules {
+		proto := l4proto(r.Proto)
 		e := []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ifnameBytes(ifaceLink)},
 			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: addr[:]},
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{l4proto(r.Proto)}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{proto}},
 			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(r.Port)},
 		}
-		if r.Proto == "tcp" {
-			// Only a SYN opens a connection: a stray segment of a connection
-			// that was cut or timed out reaches the local stack and is reset.
+		seconds := lk.idle.tcp
+		if proto == unix.IPPROTO_TCP {
 			e = append(e,
 				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
 				&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{0x02}})
+		} else {
+			seconds = lk.idle.udp
 		}
 		if r.Of > 1 {
 			e = append(e,
@@ -534,97 +836,13 @@ func endpointChains(f Forwarding, marks map[string]uint32) []fabricChain {
 		}
 		target := r.Target.Addr().As4()
 		e = append(e,
-			&expr.Immediate{Register: reg1, Data: binaryutil.NativeEndian.PutUint32(marks[r.Node])},
-			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
-			&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1},
+			&expr.Objref{Type: unix.NFT_OBJECT_CT_TIMEOUT, Name: timeoutName(proto, seconds)},
 			&expr.Immediate{Register: reg1, Data: target[:]},
 			&expr.Immediate{Register: reg2, Data: binaryutil.BigEndian.PutUint16(r.Target.Port())},
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg2, Specified: true})
-		dnat.rules = append(dnat.rules, e)
+		out = append(out, e)
 	}
-	mark := fabricChain{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityMangle,
-		rules: [][]expr.Any{markFromConn(ctDirOriginal)}}
-	return []fabricChain{mark, dnat, forwardedOnly([]byte(fabricLinkPrefix), ifnameBytes(ifaceLink))}
-}
-
-func l4proto(p string) byte {
-	if p == "udp" {
-		return unix.IPPROTO_UDP
-	}
-	return unix.IPPROTO_TCP
-}
-
-// nodeChains are the load balancer interface's table: a connection that
-// comes in over a fabric link is marked with that link (its interface
-// index), its replies are routed back by that mark, and it leaves with
-// the load balancer's address.
-func nodeChains(addr netip.Addr) []fabricChain {
-	a := addr.As4()
-	markNew := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte(fabricLinkPrefix)},
-		&expr.Ct{Key: expr.CtKeySTATE, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: make([]byte, 4)},
-		&expr.Meta{Key: expr.MetaKeyIIF, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(fabricIndexMax), Xor: binaryutil.NativeEndian.PutUint32(fabricMarkBase)},
-		&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1},
-	}
-	mark := fabricChain{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityMangle,
-		rules: [][]expr.Any{markNew, markFromConn(ctDirReply)}}
-	snat := fabricChain{name: "snat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityNATSource,
-		rules: [][]expr.Any{append([]expr.Any{
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ifnameBytes(ifaceLink)},
-		}, append(loadMarkBits(),
-			&expr.Immediate{Register: reg1, Data: a[:]},
-			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1})...)}}
-	return []fabricChain{mark, forwardedOnly(ifnameBytes(ifaceLink), []byte(fabricLinkPrefix)), snat}
-}
-
-// writeFabricTable replaces the namespace's fabric table in one batch.
-func writeFabricTable(nsFd int, chains []fabricChain) error {
-	c, err := nftables.New(nftables.WithNetNSFd(nsFd))
-	if err != nil {
-		return fmt.Errorf("dataplane: nftables conn: %w", err)
-	}
-	table := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
-	c.AddTable(table)
-	c.DelTable(table)
-	c.AddTable(table)
-	for _, ch := range chains {
-		policy := nftables.ChainPolicyAccept
-		if ch.drop {
-			policy = nftables.ChainPolicyDrop
-		}
-		chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: table, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &policy})
-		for _, e := range ch.rules {
-			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: e})
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("dataplane: write table %s: %w", fabricTable, err)
-	}
-	return nil
-}
-
-// cutFlows removes an endpoint namespace's conntrack entries of forwarded
-// connections (those with the given fabric mark, or with any when mark is
-// 0) and returns the probes that reset the clients' ends of the TCP ones.
-func cutFlows(ep nsHandles, epNS string, mark uint32) ([]probe, error) {
-	cut, err := deleteFlows(ep, func(fl *netlink.ConntrackFlow) bool {
-		return fl.Mark == mark || mark == 0 && fl.Mark&fabricMarkMask == fabricMarkBase
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dataplane: cut forwarded connections in %s: %w", epNS, err)
-	}
-	var probes []probe
-	for _, fl := range cut {
-		if fl.Forward.Protocol == unix.IPPROTO_TCP {
-			probes = append(probes, probe{ns: epNS, src: tupleDst(fl.Forward), dst: tupleSrc(fl.Forward)})
-		}
-	}
-	return probes, nil
+	return out
 }
 
 // flowFilter adapts a predicate to netlink's conntrack filter.

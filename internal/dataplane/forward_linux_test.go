@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,8 @@ import (
 // load balancer has another consumer instance's.
 type fabricEnv struct {
 	*testEnv
-	fwd Forwarding
+	fwd      Forwarding
+	provider VPC
 }
 
 func newFabricEnv(t *testing.T) *fabricEnv {
@@ -38,12 +40,13 @@ func newFabricEnv(t *testing.T) *fabricEnv {
 	for _, target := range []struct{ eni, addr string }{{"eni-a2x", "10.77.1.11:8080"}, {"eni-a1x", "10.77.1.10:8080"}} {
 		e.servePeer(target.eni, target.addr)
 	}
-	return &fabricEnv{testEnv: e, fwd: Forwarding{
+	return &fabricEnv{testEnv: e, provider: provider, fwd: Forwarding{
 		ENI:         "eni-a2",
+		VPC:         consumer.ID,
 		Addr:        netip.MustParseAddr("10.77.1.11"),
 		IdleTimeout: time.Minute,
 		Ports: []ForwardedPort{{
-			Port: 80, Node: "eni-b1x", NodeAddr: netip.MustParseAddr("10.77.2.10"),
+			Port: 80, Node: "eni-b1x", NodeVPC: provider.ID, NodeAddr: netip.MustParseAddr("10.77.2.10"),
 			Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.1.11:8080"), netip.MustParseAddrPort("10.77.1.10:8080")},
 		}},
 	}}
@@ -190,21 +193,9 @@ func TestRemoveForwardingCutsConnections(t *testing.T) {
 		c.Close()
 		t.Fatal("new connection accepted after RemoveForwarding")
 	}
-	for _, eni := range []string{"eni-a2", "eni-b1x"} {
-		h, err := openNSHandles(e.l.InterfaceNamespace(eni))
-		if err != nil {
-			t.Fatal(err)
-		}
-		links, _ := fabricLinks(h)
-		rules, _ := h.nl.RuleList(netlink.FAMILY_V4)
-		h.close()
-		if len(links) != 0 {
-			t.Errorf("%s: fabric links left: %d", eni, len(links))
-		}
-		for _, r := range rules {
-			if r.Priority == fabricRulePriority {
-				t.Errorf("%s: fabric rule left: %v", eni, r)
-			}
+	for _, vpc := range []string{e.fwd.VPC, e.fwd.Ports[0].NodeVPC} {
+		if links, rules := e.fabricState(vpc); links != 0 || rules != 0 {
+			t.Errorf("router of %s: %d fabric links and %d fabric rules left", vpc, links, rules)
 		}
 	}
 	// Forwarding again works at once, from the same client.
@@ -229,8 +220,10 @@ func TestForwardingIdleTimeout(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	c.SetDeadline(time.Now().Add(3 * time.Second))
 	fmt.Fprintf(c, "late\n")
-	if got, err := r.ReadString('\n'); err == nil {
-		t.Fatalf("connection idle past the timeout still echoed %q", got)
+	// As NLB does, the next segment of a connection idle past the timeout
+	// is reset.
+	if got, err := r.ReadString('\n'); err == nil || isTimeoutErr(err) {
+		t.Fatalf("connection idle past the timeout: %q, %v, want a reset", got, err)
 	}
 }
 
@@ -253,31 +246,38 @@ func TestAckSegmentChecksums(t *testing.T) {
 	}
 }
 
-// An endpoint namespace removed while privlink was down leaves no fabric
-// rule behind at the load balancer once privlink forwards again.
+// fabricState counts a router's fabric links (either end) and fabric rules.
+func (e *fabricEnv) fabricState(vpc string) (links, rules int) {
+	e.t.Helper()
+	h, err := openNSHandles(e.l.RouterNamespace(vpc))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer h.close()
+	all, _ := h.nl.LinkList()
+	for _, l := range all {
+		if n := l.Attrs().Name; strings.HasPrefix(n, fabricConsumerPrefix) || strings.HasPrefix(n, fabricProviderPrefix) {
+			links++
+		}
+	}
+	rs, _ := h.nl.RuleList(netlink.FAMILY_V4)
+	for _, r := range rs {
+		if r.Priority == fabricRulePriority {
+			rules++
+		}
+	}
+	return links, rules
+}
+
+// An endpoint interface removed while privlink was down leaves no fabric
+// link or rule behind once privlink forwards again.
 func TestForwardingCleansUpAfterVanishedEndpoint(t *testing.T) {
 	e := newFabricEnv(t)
 	e.applyFwd(e.fwd)
-	if err := deleteNamedNS(e.l.InterfaceNamespace(e.fwd.ENI)); err != nil {
-		t.Fatal(err)
-	}
-	// The kernel dismantles a deleted namespace, and so the veth pair,
-	// in the background.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		h, err := openNSHandles(e.l.InterfaceNamespace("eni-b1x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		links, _ := fabricLinks(h)
-		h.close()
-		if len(links) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the fabric link outlived its endpoint namespace")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The interface leaves its VPC, which removes its veth and namespace.
+	consumer := e.baseVPC()
+	consumer.Interfaces = slices.DeleteFunc(consumer.Interfaces, func(i Interface) bool { return i.ID == e.fwd.ENI })
+	e.apply(consumer)
 	restarted, err := New(e.l.cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -287,27 +287,143 @@ func TestForwardingCleansUpAfterVanishedEndpoint(t *testing.T) {
 	if err := restarted.ApplyForwarding(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
-	h, err := openNSHandles(e.l.InterfaceNamespace("eni-b1x"))
-	if err != nil {
-		t.Fatal(err)
+	if links, rules := e.fabricState(e.fwd.VPC); links != 1 {
+		t.Fatalf("consumer router has %d fabric links (%d rules), want 1", links, rules)
 	}
-	defer h.close()
-	links, _ := fabricLinks(h)
-	rules, _ := h.nl.RuleList(netlink.FAMILY_V4)
-	n := 0
-	for _, r := range rules {
-		if r.Priority == fabricRulePriority {
-			n++
-		}
-	}
-	if len(links) != 1 || n != 1 {
-		t.Fatalf("load balancer namespace has %d fabric links and %d fabric rules, want 1 and 1", len(links), n)
+	if links, rules := e.fabricState(e.fwd.Ports[0].NodeVPC); links != 1 || rules != 1 {
+		t.Fatalf("provider router has %d fabric links and %d fabric rules, want 1 and 1", links, rules)
 	}
 	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
 	if err != nil {
 		t.Fatalf("through the remaining endpoint interface: %v", err)
 	}
 	c.Close()
+}
+
+// The provider's security groups and network ACLs apply to forwarded
+// connections as the load balancer interface's own: to what it sends after
+// translation (its address, not the client's) and to the targets' replies
+// before they are translated back.
+func TestForwardingMeetsProviderFilters(t *testing.T) {
+	e := newFabricEnv(t)
+	e.applyFwd(e.fwd)
+	mustConnect := func(want bool) {
+		t.Helper()
+		c, _, _, _, err := e.connect(80)
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) != want {
+			t.Fatalf("connection through the endpoint: %v, want success %v", err, want)
+		}
+	}
+	mustConnect(true)
+	base := e.provider
+	only := func(cidr string) VPC {
+		v := base
+		v.SecurityGroups = []SecurityGroup{openSG, {ID: "sg-targets", Egress: []SGRule{allTraffic},
+			Ingress: []SGRule{{Protocol: "tcp", FromPort: 8080, ToPort: 8080, CIDRs: []netip.Prefix{pfx(cidr)}}}}}
+		v.Interfaces = slices.Clone(base.Interfaces)
+		for i := range v.Interfaces {
+			if v.Interfaces[i].SubnetID == "subnet-a" {
+				v.Interfaces[i].SecurityGroupIDs = []string{"sg-targets"}
+			}
+		}
+		return v
+	}
+	t.Run("targets' group allows the client's address only: refused", func(t *testing.T) {
+		e.apply(only("10.77.1.10/32")) // the client's address, which the targets never see
+		mustConnect(false)
+	})
+	t.Run("targets' group allows the load balancer interface: carried", func(t *testing.T) {
+		e.apply(only("10.77.2.10/32"))
+		mustConnect(true)
+	})
+	acl := func(ephemeralOut bool) VPC {
+		v := base
+		v.Subnets = slices.Clone(base.Subnets)
+		v.Subnets[0].ACLID = "acl-targets" // subnet-a: the targets
+		entries := []ACLEntry{{RuleNumber: 100, Protocol: "tcp", PortFrom: 8080, PortTo: 8080, CIDR: pfx("10.77.2.0/24"), Allow: true}}
+		if ephemeralOut {
+			entries = append(entries, ACLEntry{RuleNumber: 100, Egress: true, Protocol: "tcp", PortFrom: 1024, PortTo: 65535, CIDR: pfx("10.77.2.0/24"), Allow: true})
+		}
+		v.NetworkACLs = []NetworkACL{{ID: "acl-targets", Entries: entries}}
+		return v
+	}
+	t.Run("targets' subnet lets replies out to no ephemeral port: broken", func(t *testing.T) {
+		e.apply(acl(false))
+		mustConnect(false)
+	})
+	t.Run("with the ephemeral ports: carried", func(t *testing.T) {
+		e.apply(acl(true))
+		mustConnect(true)
+	})
+}
+
+// Two endpoint interfaces share a load balancer interface: adding the
+// second and removing the first leave the other's path working.
+func TestForwardingSharedLoadBalancer(t *testing.T) {
+	e := newFabricEnv(t)
+	second := e.fwd
+	second.ENI, second.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	e.applyFwd(e.fwd)
+	e.applyFwd(second)
+	through := func(addr string) error {
+		c, err := e.dial("eni-a1", addr, okTimeout)
+		if err != nil {
+			return err
+		}
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		_, err = bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		return err
+	}
+	for _, addr := range []string{"10.77.1.11:80", "10.77.2.10:80"} {
+		if err := through(addr); err != nil {
+			t.Fatalf("through %s with both forwarded: %v", addr, err)
+		}
+	}
+	if err := e.l.RemoveForwarding(context.Background(), e.fwd.ENI); err != nil {
+		t.Fatal(err)
+	}
+	if err := through("10.77.2.10:80"); err != nil {
+		t.Fatalf("through the remaining endpoint interface: %v", err)
+	}
+	if err := through("10.77.1.11:80"); err == nil {
+		t.Fatal("the removed endpoint interface still forwards")
+	}
+	if links, rules := e.fabricState(e.fwd.Ports[0].NodeVPC); links != 1 || rules != 1 {
+		t.Fatalf("provider router has %d fabric links and %d fabric rules, want 1 and 1", links, rules)
+	}
+}
+
+// An endpoint in the provider's own VPC: the connection passes the one
+// router twice with the same addresses, as the client's and then as the
+// load balancer's.
+func TestForwardingWithinOneVPC(t *testing.T) {
+	e := newFabricEnv(t)
+	e.servePeer("eni-a1", "10.77.1.10:8080") // the client's own namespace serves too
+	f := e.fwd
+	f.Ports = []ForwardedPort{{Port: 80, Node: "eni-b1", NodeVPC: f.VPC, NodeAddr: netip.MustParseAddr("10.77.2.10"),
+		Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.1.10:8080")}}}
+	e.applyFwd(f)
+	for i := 0; i < 4; i++ {
+		c, r, target, peer, err := e.connect(80)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if target != "10.77.1.10:8080" || !strings.HasPrefix(peer, "10.77.2.10:") {
+			t.Fatalf("target %s saw %s, want 10.77.1.10:8080 seeing the load balancer interface 10.77.2.10", target, peer)
+		}
+		fmt.Fprintf(c, "ping\n")
+		if got, err := r.ReadString('\n'); err != nil || got != "ping\n" {
+			t.Fatalf("echo = %q, %v", got, err)
+		}
+		c.Close()
+	}
+	if links, rules := e.fabricState(f.VPC); links != 2 || rules != 1 {
+		t.Fatalf("router has %d fabric link ends and %d fabric rules, want 2 and 1", links, rules)
+	}
 }
 
 // serveUDPPeer answers each datagram with "<its address> <peer address>".
@@ -352,7 +468,7 @@ func TestForwardingUDP(t *testing.T) {
 	e := newFabricEnv(t)
 	e.serveUDPPeer("eni-a2x", "10.77.1.11:5353")
 	f := e.fwd
-	f.Ports = append(f.Ports, ForwardedPort{Protocol: "udp", Port: 53, Node: "eni-b1x", NodeAddr: netip.MustParseAddr("10.77.2.10"),
+	f.Ports = append(f.Ports, ForwardedPort{Protocol: "udp", Port: 53, Node: "eni-b1x", NodeVPC: f.Ports[0].NodeVPC, NodeAddr: netip.MustParseAddr("10.77.2.10"),
 		Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.1.11:5353")}})
 	if _, err := e.askUDP("10.77.1.11:53"); err == nil {
 		t.Fatal("UDP answered before forwarding was applied")

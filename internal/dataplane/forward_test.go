@@ -10,8 +10,8 @@ import (
 
 func TestForwardingValidate(t *testing.T) {
 	good := func() Forwarding {
-		return Forwarding{ENI: "eni-1", Addr: netip.MustParseAddr("10.0.1.5"), Ports: []ForwardedPort{{
-			Port: 80, Node: "eni-n", NodeAddr: netip.MustParseAddr("10.1.0.9"),
+		return Forwarding{ENI: "eni-1", VPC: "vpc-c", Addr: netip.MustParseAddr("10.0.1.5"), Ports: []ForwardedPort{{
+			Port: 80, Node: "eni-n", NodeVPC: "vpc-p", NodeAddr: netip.MustParseAddr("10.1.0.9"),
 			Targets: []netip.AddrPort{netip.MustParseAddrPort("10.1.2.3:8080")},
 		}}}
 	}
@@ -23,6 +23,8 @@ func TestForwardingValidate(t *testing.T) {
 		{"valid", func(*Forwarding) {}, true},
 		{"no ports is valid", func(f *Forwarding) { f.Ports = nil }, true},
 		{"no interface", func(f *Forwarding) { f.ENI = "" }, false},
+		{"no VPC", func(f *Forwarding) { f.VPC = "" }, false},
+		{"no load balancer VPC", func(f *Forwarding) { f.Ports[0].NodeVPC = "" }, false},
 		{"IPv6 address", func(f *Forwarding) { f.Addr = netip.MustParseAddr("fd00::1") }, false},
 		{"negative idle timeout", func(f *Forwarding) { f.IdleTimeout = -time.Second }, false},
 		{"port zero", func(f *Forwarding) { f.Ports[0].Port = 0 }, false},
@@ -72,7 +74,10 @@ func TestForwardingDNATRules(t *testing.T) {
 	if got := (Forwarding{}).timeouts(); got != (timeouts{tcp: 350, udp: 120}) {
 		t.Fatalf("default idle timeouts = %v, want NLB's 350 s and 120 s", got)
 	}
-	if fabricLinkName("eni-0123456789abcdef0") == fabricLinkName("eni-0123456789abcdef1") || len(fabricLinkName("eni-x")) != 15 {
-		t.Fatal("fabric link names must be distinct and 15 bytes")
+	c1, p1 := fabricLinkNames("eni-0123456789abcdef0", "eni-n")
+	c2, p2 := fabricLinkNames("eni-0123456789abcdef1", "eni-n")
+	c3, _ := fabricLinkNames("eni-0123456789abcdef0", "eni-m")
+	if c1 == c2 || c1 == c3 || c1 == p1 || c1[2:] != p1[2:] || p1 == p2 || len(c1) != 15 || len(p1) != 15 {
+		t.Fatalf("fabric link names %q %q %q %q %q: want distinct per pair and end, 15 bytes", c1, p1, c2, p2, c3)
 	}
 }

@@ -122,7 +122,7 @@ func TestBuildRulesetUplink(t *testing.T) {
 	v := builderVPC()
 	t.Run("no uplink, no nat", func(t *testing.T) {
 		rs := buildRuleset(v)
-		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 2+2+len(v.Subnets)+4*len(v.Interfaces) { // forward and prerouting, one ACL's two chains, a crossing per subnet, per interface its from and to chains and (one group set each here) two group chains
+		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 4+2+len(v.Subnets)+4*len(v.Interfaces) { // forward, prerouting and the fabric's two, one ACL's two chains, a crossing per subnet, per interface its from and to chains and (one group set each here) two group chains
 			t.Fatalf("uplink rules without an uplink:\n%s", rs)
 		}
 	})

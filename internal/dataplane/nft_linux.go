@@ -124,6 +124,9 @@ func writeRuleset(c *nftables.Conn, rs nftRuleset, fingerprint []byte) error {
 			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, &accept
 		case hookPrerouting:
 			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityMangle, &accept
+		case hookFabricOut:
+			prio := nftables.ChainPriority(fabricOutPriority)
+			chain.Type, chain.Hooknum, chain.Priority, chain.Policy = nftables.ChainTypeFilter, nftables.ChainHookPostrouting, &prio, &accept
 		}
 		chains[ch.Name] = c.AddChain(chain)
 	}
@@ -251,6 +254,14 @@ func nftSetOf(t *nftables.Table, s nftSet) (*nftables.Set, []nftables.SetElement
 			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(m),
 				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}})
 		}
+	case mapAddrJump:
+		set.KeyType = nftables.TypeIPAddr
+		set.IsMap = true
+		set.DataType = nftables.TypeVerdict
+		for i, p := range s.Prefixes {
+			a := p.Addr().As4()
+			elems = append(elems, nftables.SetElement{Key: a[:], VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: s.Chains[i]}})
+		}
 	case setAddrInterval:
 		set.KeyType = nftables.TypeIPAddr
 		set.Interval = true
@@ -299,7 +310,11 @@ func ruleExprs(r nftRule, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		case fieldMark:
 			key = expr.MetaKeyMARK
 		}
-		out = append(out, &expr.Meta{Key: key, Register: 1})
+		if r.MapKey == fieldDaddr {
+			out = append(out, &expr.Payload{OperationType: expr.PayloadLoad, DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4})
+		} else {
+			out = append(out, &expr.Meta{Key: key, Register: 1})
+		}
 		if r.Verdict == verdictVmap {
 			out = append(out, &expr.Lookup{SourceRegister: 1, SetName: m.Name, SetID: m.ID, IsDestRegSet: true, DestRegister: 0})
 			break
@@ -371,6 +386,17 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		return []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
 			&expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: binaryutil.NativeEndian.PutUint32(m.Value)},
+		}, nil
+	case fieldCtMark:
+		return []expr.Any{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(m.Mask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: binaryutil.NativeEndian.PutUint32(m.Value)},
+		}, nil
+	case fieldCtDirection:
+		return []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1},
+			&expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: []byte{byte(m.Value)}},
 		}, nil
 	case fieldL4proto:
 		return []expr.Any{

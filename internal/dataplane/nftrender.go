@@ -12,7 +12,7 @@ func (rs nftRuleset) String() string {
 	fmt.Fprintf(&b, "table inet %s {\n", nftTableName)
 	for _, s := range rs.Sets {
 		kind := "set"
-		if s.Kind == mapIfnameJump || s.Kind == mapIfnameMark || s.Kind == mapMarkJump {
+		if s.Kind == mapIfnameJump || s.Kind == mapIfnameMark || s.Kind == mapMarkJump || s.Kind == mapAddrJump {
 			kind = "map"
 		}
 		fmt.Fprintf(&b, "\t%s %s { %s }\n", kind, s.Name, s.render())
@@ -28,6 +28,8 @@ func (rs nftRuleset) String() string {
 			b.WriteString("\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
 		case hookPrerouting:
 			b.WriteString("\t\ttype filter hook prerouting priority mangle; policy accept;\n")
+		case hookFabricOut:
+			fmt.Fprintf(&b, "\t\ttype filter hook postrouting priority %d; policy accept;\n", fabricOutPriority)
 		}
 		for _, r := range c.Rules {
 			fmt.Fprintf(&b, "\t\t%s\n", r)
@@ -61,6 +63,11 @@ func (s nftSet) render() string {
 		typ = "type ifname : mark;"
 		for i, n := range s.Ifnames {
 			elems = append(elems, fmt.Sprintf("%q : 0x%08x", n, s.Marks[i]))
+		}
+	case mapAddrJump:
+		typ = "type ipv4_addr : verdict;"
+		for i, p := range s.Prefixes {
+			elems = append(elems, fmt.Sprintf("%s : jump %s", p.Addr(), s.Chains[i]))
 		}
 	case mapMarkJump:
 		typ = "type mark : verdict;"
@@ -140,6 +147,18 @@ func (m nftMatch) String() string {
 		return "ct state " + op + ctStateNames(m.Value)
 	case fieldMark:
 		return fmt.Sprintf("meta mark %s0x%08x", op, m.Value)
+	case fieldCtMark:
+		cmp := "=="
+		if m.Neg {
+			cmp = "!="
+		}
+		return fmt.Sprintf("ct mark & 0x%08x %s 0x%08x", m.Mask, cmp, m.Value)
+	case fieldCtDirection:
+		dir := "original"
+		if m.Value == ctDirReply {
+			dir = "reply"
+		}
+		return "ct direction " + op + dir
 	}
 	return fmt.Sprintf("<field %d>", m.Field)
 }
@@ -174,6 +193,8 @@ func mapKeyName(f matchField) string {
 		return "oifname"
 	case fieldMark:
 		return "meta mark"
+	case fieldDaddr:
+		return "ip daddr"
 	}
 	return "iifname"
 }

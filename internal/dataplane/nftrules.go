@@ -24,6 +24,7 @@ const (
 	eniEgressMap     = "eni-egress"    // link : jump to its interface's egress groups
 	eniIngressMap    = "eni-ingress"   // link : jump to its interface's ingress groups
 	aclEgressMap     = "acl-egress"    // subnet mark : jump to its subnet's egress ACL
+	toAddrMap        = "to-addr"       // interface address : jump to its to chain (fabric replies)
 	subnetTablesMap  = "subnet-tables" // link : its subnet's routing table, as a packet mark
 )
 
@@ -36,6 +37,7 @@ const (
 	mapIfnameJump // verdict map: Ifnames[i] : jump Chains[i]
 	mapIfnameMark // data map: Ifnames[i] : Marks[i]
 	mapMarkJump   // verdict map: Marks[i] : jump Chains[i]
+	mapAddrJump   // verdict map: Prefixes[i] (a /32) : jump Chains[i]
 )
 
 type nftSet struct {
@@ -60,7 +62,9 @@ const (
 	fieldICMPType
 	fieldICMPCode
 	fieldCtState
-	fieldMark // the packet mark: Value
+	fieldMark        // the packet mark: Value
+	fieldCtMark      // the connection mark and Mask: Value
+	fieldCtDirection // 0 original, 1 reply
 )
 
 // Conntrack state bits as the kernel encodes them.
@@ -77,7 +81,8 @@ type nftMatch struct {
 	Name   string       // iifname/oifname literal
 	Set    string       // lookup in a named set instead of a literal
 	Prefix netip.Prefix // saddr/daddr literal
-	Value  uint32       // nfproto, l4proto, ct state bits, mark
+	Value  uint32       // nfproto, l4proto, ct state bits, mark, direction
+	Mask   uint32       // fieldCtMark
 	Lo, Hi uint16       // dport range, icmp type/code (Lo==Hi)
 }
 
@@ -110,7 +115,11 @@ const (
 	hookInput                 // filter, policy accept
 	hookPostrouting           // nat at srcnat, policy accept
 	hookPrerouting            // filter at mangle, policy accept
+	hookFabricOut             // filter at postrouting after srcnat, policy accept
 )
+
+// fabricOutPriority runs the fabric-out chain after source NAT (100).
+const fabricOutPriority = 200
 
 type nftChain struct {
 	Name  string
@@ -208,6 +217,7 @@ func buildRuleset(v VPC) nftRuleset {
 	all := nftSet{Name: allInterfacesSet, Kind: setIfname}
 	from := nftSet{Name: fromMap, Kind: mapIfnameJump}
 	to := nftSet{Name: toMap, Kind: mapIfnameJump}
+	toAddr := nftSet{Name: toAddrMap, Kind: mapAddrJump}
 	eniOut := nftSet{Name: eniEgressMap, Kind: mapIfnameJump}
 	eniIn := nftSet{Name: eniIngressMap, Kind: mapIfnameJump}
 	marks := nftSet{Name: subnetTablesMap, Kind: mapIfnameMark}
@@ -228,6 +238,7 @@ func buildRuleset(v VPC) nftRuleset {
 		if len(toRules) > 0 {
 			perLink = append(perLink, nftChain{Name: toChain(i.Link), Rules: toRules})
 			to.Ifnames, to.Chains = append(to.Ifnames, i.Link), append(to.Chains, toChain(i.Link))
+			toAddr.Prefixes, toAddr.Chains = append(toAddr.Prefixes, own), append(toAddr.Chains, toChain(i.Link))
 		}
 		eniOut.Ifnames, eniOut.Chains = append(eniOut.Ifnames, i.Link), append(eniOut.Chains, groupsChain(i.SecurityGroupIDs, "egress"))
 		eniIn.Ifnames, eniIn.Chains = append(eniIn.Ifnames, i.Link), append(eniIn.Chains, groupsChain(i.SecurityGroupIDs, "ingress"))
@@ -241,7 +252,7 @@ func buildRuleset(v VPC) nftRuleset {
 		perLink = append(perLink, nftChain{Name: toChain(uplinkLink), Rules: []nftRule{{Verdict: verdictVmap, MapKey: fieldMark, Map: aclEgressMap}}})
 		to.Ifnames, to.Chains = append(to.Ifnames, uplinkLink), append(to.Chains, toChain(uplinkLink))
 	}
-	rs.Sets = append(rs.Sets, all, marks, from, to, aclOut)
+	rs.Sets = append(rs.Sets, all, marks, from, to, toAddr, aclOut)
 	for _, g := range sortedBy(v.SecurityGroups, func(g SecurityGroup) string { return g.ID }) {
 		set := nftSet{Name: sgSetName(g.ID), Kind: setAddr}
 		for _, i := range ifaces {
@@ -264,6 +275,12 @@ func buildRuleset(v VPC) nftRuleset {
 		fwd.Rules = append(fwd.Rules, nftRule{Verdict: verdictVmap, MapKey: key, Map: name})
 	}
 	add(verdictDrop, "", nftMatch{Field: fieldNfproto, Neg: true, Value: 2})
+	// A connection the PrivateLink fabric translates is checked where its
+	// packets carry the addresses this VPC sees: originals after the
+	// translation (fabric-out), replies before it (fabric-reply).
+	fabric := nftMatch{Field: fieldCtMark, Mask: fabricMarkMask, Value: fabricMarkBase}
+	add(verdictAccept, "", fabric)
+	checksFrom := len(fwd.Rules)
 	vmap(fieldIifname, fromMap)
 	vmap(fieldOifname, toMap)
 	add(verdictAccept, "", nftMatch{Field: fieldCtState, Value: ctEstablished | ctRelated})
@@ -278,8 +295,23 @@ func buildRuleset(v VPC) nftRuleset {
 		// interface's egress groups above); from it, only replies enter.
 		add(verdictAccept, "", nftMatch{Field: fieldIifname, Set: allInterfacesSet}, nftMatch{Field: fieldOifname, Name: uplinkLink})
 	}
+	notFabric := fabric
+	notFabric.Neg = true
+	out := nftChain{Name: "fabric-out", Hook: hookFabricOut, Rules: []nftRule{
+		{Matches: []nftMatch{notFabric}, Verdict: verdictAccept},
+		{Matches: []nftMatch{{Field: fieldCtDirection, Value: ctDirReply}}, Verdict: verdictAccept},
+	}}
+	out.Rules = append(out.Rules, fwd.Rules[checksFrom:]...)
+	out.Rules = append(out.Rules, nftRule{Verdict: verdictDrop})
+	reply := nftChain{Name: "fabric-reply", Rules: []nftRule{
+		{Verdict: verdictVmap, MapKey: fieldIifname, Map: fromMap},
+		{Verdict: verdictVmap, MapKey: fieldDaddr, Map: toAddrMap},
+	}}
 	rs.Chains = append(rs.Chains, fwd, nftChain{Name: "prerouting", Hook: hookPrerouting,
-		Rules: []nftRule{{Verdict: verdictMarkMap, MapKey: fieldIifname, Map: subnetTablesMap}}})
+		Rules: []nftRule{
+			{Verdict: verdictMarkMap, MapKey: fieldIifname, Map: subnetTablesMap},
+			{Matches: []nftMatch{{Field: fieldCtDirection, Value: ctDirReply}, fabric}, Verdict: verdictJump, Jump: reply.Name},
+		}}, out, reply)
 	if uplink {
 		rs.Chains = append(rs.Chains, uplinkChains()...)
 	}

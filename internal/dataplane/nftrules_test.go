@@ -76,6 +76,7 @@ func TestBuildRuleset(t *testing.T) {
 	}{
 		{"forward order", "forward", []string{
 			"meta nfproto != ipv4 drop",
+			"ct mark & 0xffff0000 == 0x40000000 accept",
 			"iifname vmap @from",
 			"oifname vmap @to",
 			"ct state established,related accept",
@@ -84,8 +85,25 @@ func TestBuildRuleset(t *testing.T) {
 			"oifname vmap @eni-ingress",
 			"iifname @interfaces oifname @interfaces accept",
 		}},
-		{"routing: the subnet's table by mark", "prerouting", []string{
+		{"routing: the subnet's table by mark; fabric replies checked before translation", "prerouting", []string{
 			"meta mark set iifname map @subnet-tables",
+			"ct direction reply ct mark & 0xffff0000 == 0x40000000 jump fabric-reply",
+		}},
+		{"fabric replies: the sender's checks, then the load balancer interface's by address", "fabric-reply", []string{
+			"iifname vmap @from",
+			"ip daddr vmap @to-addr",
+		}},
+		{"fabric originals: the forward checks after translation", "fabric-out", []string{
+			"ct mark & 0xffff0000 != 0x40000000 accept",
+			"ct direction reply accept",
+			"iifname vmap @from",
+			"oifname vmap @to",
+			"ct state established,related accept",
+			"ct state != new drop",
+			"iifname vmap @eni-egress",
+			"oifname vmap @eni-ingress",
+			"iifname @interfaces oifname @interfaces accept",
+			"drop",
 		}},
 		{"source check: an interface sends from its own address", "from-" + app, []string{
 			"ip saddr != 10.0.1.10/32 drop",
@@ -139,6 +157,7 @@ func TestBuildRuleset(t *testing.T) {
 			"set pl-s3 { type ipv4_addr; flags interval; elements = { 198.18.0.0-198.18.1.255 } }",
 			"map from { type ifname : verdict; elements = { " + q(app) + " : jump from-" + app + ", " + q(web) + " : jump from-" + web + " } }",
 			"map to { type ifname : verdict; elements = { " + q(app) + " : jump to-" + app + ", " + q(web) + " : jump to-" + web + " } }",
+			"map to-addr { type ipv4_addr : verdict; elements = { 10.0.1.10 : jump to-" + app + ", 10.0.2.10 : jump to-" + web + " } }",
 			"map eni-egress { type ifname : verdict; elements = { " + q(app) + " : jump " + appOut + ", " + q(web) + " : jump sg-web-egress } }",
 			"map eni-ingress { type ifname : verdict; elements = { " + q(app) + " : jump " + appIn + ", " + q(web) + " : jump sg-web-ingress } }",
 			fmt.Sprintf("map subnet-tables { type ifname : mark; elements = { %s : 0x%08x, %s : 0x%08x } }", q(app), tables["subnet-a"], q(web), tables["subnet-b"]),

@@ -35,9 +35,10 @@ type Linux struct {
 	log *slog.Logger
 	mu  sync.Mutex // serializes applies: namespaces and tables are shared objects
 	// fabricMu serializes changes to the PrivateLink fabric (forward_linux.go);
-	// prepared is guarded by it.
+	// links and fabric are guarded by it.
 	fabricMu sync.Mutex
-	prepared map[string]string
+	links    map[string]map[string]routerLink // provider router namespace → provider end → link
+	fabric   map[string]*fabricTables         // provider router namespace → what its fabric tables hold
 }
 
 var _ Realizer = (*Linux)(nil)
@@ -51,7 +52,7 @@ func New(cfg Config, log *slog.Logger) (*Linux, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Linux{cfg: cfg, log: log.With("component", "dataplane"), prepared: map[string]string{}}, nil
+	return &Linux{cfg: cfg, log: log.With("component", "dataplane"), links: map[string]map[string]routerLink{}, fabric: map[string]*fabricTables{}}, nil
 }
 
 // RouterNamespace names the VPC's router namespace.
