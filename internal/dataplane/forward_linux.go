@@ -660,22 +660,32 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.DelChain(&nftables.Chain{Name: name, Table: ip})
 		}
 	}
-	zone := &nftables.Chain{Name: "zone", Table: ip}
+	// Conntrack zones by load balancer veth and address.
+	zonesIn := &nftables.Set{Table: ip, Name: "zones-in", ID: 4, KeyType: nftables.TypeIFIndex, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeInteger}
+	zonesTo := &nftables.Set{Table: ip, Name: "zones-to", ID: 5, KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeInteger}
+	inElems, toElems := zoneElements(links)
+	for _, set := range []struct {
+		s     *nftables.Set
+		elems []nftables.SetElement
+	}{{zonesIn, inElems}, {zonesTo, toElems}} {
+		var err error
+		if full {
+			err = addSet(c, set.s, set.elems)
+		} else {
+			c.FlushSet(set.s)
+			err = addElements(c, set.s, set.elems)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
+		}
+	}
 	if full {
-		for _, ch := range baseFabricChains(dnatMap, snatMap) {
+		for _, ch := range baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo) {
 			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: ip, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
-			if ch.name == zone.Name {
-				zone = chain
-			}
 			for _, e := range ch.rules {
 				c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 			}
 		}
-	} else {
-		c.FlushChain(zone)
-	}
-	for _, e := range zoneExprs(links) {
-		c.AddRule(&nftables.Rule{Table: ip, Chain: zone, Exprs: e})
 	}
 	if err := c.Flush(); err != nil {
 		return nil, fmt.Errorf("dataplane: write fabric tables in %s: %w", rpNS, err)
@@ -684,8 +694,8 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 }
 
 // baseFabricChains are the hooked chains of a provider router's fabric
-// table, written once; the zone chain's rules follow the links.
-func baseFabricChains(dnatMap, snatMap *nftables.Set) []fabricChain {
+// table, written once; the maps they look up follow the links.
+func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabricChain {
 	prio := func(p int32) *nftables.ChainPriority { v := nftables.ChainPriority(p); return &v }
 	untranslated := append(append(isFabric(), ctDirection(ctDirOriginal)...),
 		&expr.Ct{Key: expr.CtKeySTATUS, Register: reg1},
@@ -697,7 +707,18 @@ func baseFabricChains(dnatMap, snatMap *nftables.Set) []fabricChain {
 		// VPCs are one, a forwarded connection passes the router twice with
 		// the same addresses: as the client's packet to the endpoint
 		// interface, then as the load balancer's. The zone keeps them apart.
-		{name: "zone", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricZonePriority)},
+		{name: "zone", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricZonePriority), rules: [][]expr.Any{
+			{
+				&expr.Meta{Key: expr.MetaKeyIIF, Register: reg1},
+				&expr.Lookup{SourceRegister: reg1, SetName: zonesIn.Name, SetID: zonesIn.ID, IsDestRegSet: true, DestRegister: reg1},
+				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
+			},
+			{
+				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Lookup{SourceRegister: reg1, SetName: zonesTo.Name, SetID: zonesTo.ID, IsDestRegSet: true, DestRegister: reg1},
+				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
+			},
+		}},
 		// A new connection keeps the link's packet mark as its own.
 		{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricMarkPriority), rules: [][]expr.Any{{
 			&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
@@ -760,36 +781,24 @@ func addElements(c *nftables.Conn, set *nftables.Set, elems []nftables.SetElemen
 	return nil
 }
 
-// zoneExprs put the traffic of every load balancer interface with fabric
-// links in a conntrack zone numbered after its veth's interface index:
-// what comes from the veth and what is addressed to the interface.
-func zoneExprs(links map[string]routerLink) [][]expr.Any {
-	type lb struct {
-		index int
-		addr  netip.Addr
-	}
-	lbs := map[string]lb{}
-	for _, lk := range links {
-		lbs[lk.lbLink] = lb{lk.lbIndex, lk.nodeAddr}
-	}
-	var out [][]expr.Any
-	for _, name := range slices.Sorted(maps.Keys(lbs)) {
-		z, a := lbs[name], lbs[name].addr.As4()
-		set := []expr.Any{
-			&expr.Immediate{Register: reg1, Data: binaryutil.NativeEndian.PutUint16(uint16(z.index))},
-			&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
+// zoneElements put the traffic of every load balancer interface with
+// fabric links in a conntrack zone numbered after its veth's interface
+// index: what comes from the veth and what is addressed to the interface.
+// The zone is the map value's low 16 bits, as the kernel loads it.
+func zoneElements(links map[string]routerLink) (in, to []nftables.SetElement) {
+	seen := map[int]bool{}
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		lk := links[name]
+		if seen[lk.lbIndex] {
+			continue
 		}
-		out = append(out,
-			append([]expr.Any{
-				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ifnameBytes(name)},
-			}, set...),
-			append([]expr.Any{
-				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a[:]},
-			}, set...))
+		seen[lk.lbIndex] = true
+		zone := binaryutil.NativeEndian.PutUint32(uint32(lk.lbIndex))
+		a := lk.nodeAddr.As4()
+		in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lk.lbIndex)), Val: zone})
+		to = append(to, nftables.SetElement{Key: a[:], Val: zone})
 	}
-	return out
+	return in, to
 }
 
 // fabricChain is one chain of a fabric table.
