@@ -554,15 +554,11 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		for _, lk := range byLB[lb] {
 			elems = append(elems, nftables.SetElement{Key: []byte(lk.peerMAC), Val: binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))})
 		}
-		if prev.lbs[lb] {
-			c.FlushSet(macs)
-			if err := addElements(c, macs, elems); err != nil {
-				return nil, fmt.Errorf("dataplane: fabric set in %s: %w", rpNS, err)
-			}
-			continue
-		}
-		if err := addSet(c, macs, elems); err != nil {
+		if err := fillSet(c, prev.lbs[lb], macs, elems); err != nil {
 			return nil, fmt.Errorf("dataplane: fabric set in %s: %w", rpNS, err)
+		}
+		if prev.lbs[lb] {
+			continue
 		}
 		ch := c.AddChain(&nftables.Chain{Name: "in-" + lb, Table: dev, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookIngress,
 			Priority: nftables.ChainPriorityFilter, Device: lb, Policy: &accept})
@@ -639,27 +635,6 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 		}
 	}
-	for _, set := range []struct {
-		s     *nftables.Set
-		elems []nftables.SetElement
-	}{{dnatMap, dnatElems}, {snatMap, snatElems}} {
-		var err error
-		if full {
-			err = addSet(c, set.s, set.elems)
-		} else {
-			c.FlushSet(set.s)
-			err = addElements(c, set.s, set.elems)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
-		}
-	}
-	// Chains of links that went, once the map no longer names them.
-	for name := range prev.chains {
-		if !next.chains[name] {
-			c.DelChain(&nftables.Chain{Name: name, Table: ip})
-		}
-	}
 	// Conntrack zones by load balancer veth and address.
 	zonesIn := &nftables.Set{Table: ip, Name: "zones-in", ID: 4, KeyType: nftables.TypeIFIndex, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeInteger}
 	zonesTo := &nftables.Set{Table: ip, Name: "zones-to", ID: 5, KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeInteger}
@@ -667,16 +642,15 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	for _, set := range []struct {
 		s     *nftables.Set
 		elems []nftables.SetElement
-	}{{zonesIn, inElems}, {zonesTo, toElems}} {
-		var err error
-		if full {
-			err = addSet(c, set.s, set.elems)
-		} else {
-			c.FlushSet(set.s)
-			err = addElements(c, set.s, set.elems)
-		}
-		if err != nil {
+	}{{dnatMap, dnatElems}, {snatMap, snatElems}, {zonesIn, inElems}, {zonesTo, toElems}} {
+		if err := fillSet(c, !full, set.s, set.elems); err != nil {
 			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
+		}
+	}
+	// Chains of links that went, once the map no longer names them.
+	for name := range prev.chains {
+		if !next.chains[name] {
+			c.DelChain(&nftables.Chain{Name: name, Table: ip})
 		}
 	}
 	if full {
@@ -762,6 +736,16 @@ func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabric
 				&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1}),
 		}},
 	}
+}
+
+// fillSet writes a set's elements: a new set, or an existing one flushed
+// and refilled (in the same batch, so lookups never see it empty).
+func fillSet(c *nftables.Conn, existing bool, set *nftables.Set, elems []nftables.SetElement) error {
+	if !existing {
+		return addSet(c, set, elems)
+	}
+	c.FlushSet(set)
+	return addElements(c, set, elems)
 }
 
 // addSet adds a set and its elements in messages the kernel accepts.

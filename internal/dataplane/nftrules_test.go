@@ -68,23 +68,26 @@ func TestBuildRuleset(t *testing.T) {
 	web, app := routerLinkName("eni-web"), routerLinkName("eni-app")
 	appOut, appIn := groupsChain([]string{"sg-app", "sg-web"}, "egress"), groupsChain([]string{"sg-web", "sg-app"}, "ingress")
 	tables := subnetTables(v.Subnets)
+	// What forward checks, and fabric-out again after translation.
+	checks := []string{
+		"iifname vmap @from",
+		"oifname vmap @to",
+		"ct state established,related accept",
+		"ct state != new drop",
+		"iifname vmap @eni-egress",
+		"oifname vmap @eni-ingress",
+		"iifname @interfaces oifname @interfaces accept",
+	}
 	q := func(s string) string { return `"` + s + `"` }
 	tests := []struct {
 		name  string
 		chain string
 		want  []string
 	}{
-		{"forward order", "forward", []string{
+		{"forward order", "forward", append([]string{
 			"meta nfproto != ipv4 drop",
 			"ct mark & 0xffff0000 == 0x40000000 accept",
-			"iifname vmap @from",
-			"oifname vmap @to",
-			"ct state established,related accept",
-			"ct state != new drop",
-			"iifname vmap @eni-egress",
-			"oifname vmap @eni-ingress",
-			"iifname @interfaces oifname @interfaces accept",
-		}},
+		}, checks...)},
 		{"routing: the subnet's table by mark; fabric replies checked before translation", "prerouting", []string{
 			"meta mark set iifname map @subnet-tables",
 			"ct direction reply ct mark & 0xffff0000 == 0x40000000 jump fabric-reply",
@@ -93,18 +96,10 @@ func TestBuildRuleset(t *testing.T) {
 			"iifname vmap @from",
 			"ip daddr vmap @to-addr",
 		}},
-		{"fabric originals: the forward checks after translation", "fabric-out", []string{
+		{"fabric originals: the forward checks after translation", "fabric-out", append(append([]string{
 			"ct mark & 0xffff0000 != 0x40000000 accept",
 			"ct direction reply accept",
-			"iifname vmap @from",
-			"oifname vmap @to",
-			"ct state established,related accept",
-			"ct state != new drop",
-			"iifname vmap @eni-egress",
-			"oifname vmap @eni-ingress",
-			"iifname @interfaces oifname @interfaces accept",
-			"drop",
-		}},
+		}, checks...), "drop")},
 		{"source check: an interface sends from its own address", "from-" + app, []string{
 			"ip saddr != 10.0.1.10/32 drop",
 		}},
@@ -382,29 +377,19 @@ func checkReferences(rs nftRuleset) error {
 	}
 	for _, s := range rs.Sets {
 		sets[s.Name] = s
-		switch s.Kind {
-		case mapIfnameJump:
-			if len(s.Chains) != len(s.Ifnames) {
-				return fmt.Errorf("map %s: %d keys, %d chains", s.Name, len(s.Ifnames), len(s.Chains))
+		keys := map[setKind]int{mapIfnameJump: len(s.Ifnames), mapMarkJump: len(s.Marks), mapAddrJump: len(s.Prefixes)}
+		if n, verdicts := keys[s.Kind]; verdicts {
+			if len(s.Chains) != n {
+				return fmt.Errorf("map %s: %d keys, %d chains", s.Name, n, len(s.Chains))
 			}
 			for _, c := range s.Chains {
 				if !chains[c] {
 					return fmt.Errorf("map %s jumps to missing chain %s", s.Name, c)
 				}
 			}
-		case mapIfnameMark:
-			if len(s.Marks) != len(s.Ifnames) {
-				return fmt.Errorf("map %s: %d keys, %d marks", s.Name, len(s.Ifnames), len(s.Marks))
-			}
-		case mapMarkJump:
-			if len(s.Chains) != len(s.Marks) {
-				return fmt.Errorf("map %s: %d keys, %d chains", s.Name, len(s.Marks), len(s.Chains))
-			}
-			for _, c := range s.Chains {
-				if !chains[c] {
-					return fmt.Errorf("map %s jumps to missing chain %s", s.Name, c)
-				}
-			}
+		}
+		if s.Kind == mapIfnameMark && len(s.Marks) != len(s.Ifnames) {
+			return fmt.Errorf("map %s: %d keys, %d marks", s.Name, len(s.Ifnames), len(s.Marks))
 		}
 	}
 	for _, c := range rs.Chains {
