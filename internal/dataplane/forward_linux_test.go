@@ -397,6 +397,48 @@ func TestForwardingSharedLoadBalancer(t *testing.T) {
 	}
 }
 
+// After a restart the controllers apply each endpoint interface again, one
+// at a time. The first apply rewrites the provider router's fabric tables
+// without the others' links; their established connections carry on (the
+// kernel keeps each connection's translation), and their new ones work
+// again once applied.
+func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
+	e := newFabricEnv(t)
+	second := e.fwd
+	second.ENI, second.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	e.applyFwd(e.fwd)
+	e.applyFwd(second)
+	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := New(e.l.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.ApplyForwarding(context.Background(), e.fwd); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "still here\n")
+	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
+		t.Fatalf("connection through the endpoint not yet applied again: %q, %v", got, err)
+	}
+	if err := restarted.ApplyForwarding(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
+	if err != nil {
+		t.Fatalf("new connection once applied again: %v", err)
+	}
+	c2.Close()
+}
+
 // An endpoint in the provider's own VPC: the connection passes the one
 // router twice with the same addresses, as the client's and then as the
 // load balancer's.
