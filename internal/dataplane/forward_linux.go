@@ -552,7 +552,8 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		macs := &nftables.Set{Table: dev, Name: "links-" + lb, ID: uint32(10 + i), KeyType: nftables.TypeEtherAddr, IsMap: true, DataType: nftables.TypeMark}
 		var elems []nftables.SetElement
 		for _, lk := range byLB[lb] {
-			elems = append(elems, nftables.SetElement{Key: []byte(lk.peerMAC), Val: binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))})
+			// Big-endian, as nft prints map data; the rule turns it around.
+			elems = append(elems, nftables.SetElement{Key: []byte(lk.peerMAC), Val: binaryutil.BigEndian.PutUint32(fabricMark(lk.index))})
 		}
 		if err := fillSet(c, prev.lbs[lb], macs, elems); err != nil {
 			return nil, fmt.Errorf("dataplane: fabric set in %s: %w", rpNS, err)
@@ -565,6 +566,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		c.AddRule(&nftables.Rule{Table: dev, Chain: ch, Exprs: []expr.Any{
 			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
 			&expr.Lookup{SourceRegister: reg1, SetName: macs.Name, SetID: macs.ID, IsDestRegSet: true, DestRegister: reg1},
+			&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
 			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
 		}})
 	}
@@ -685,11 +687,13 @@ func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabric
 			{
 				&expr.Meta{Key: expr.MetaKeyIIF, Register: reg1},
 				&expr.Lookup{SourceRegister: reg1, SetName: zonesIn.Name, SetID: zonesIn.ID, IsDestRegSet: true, DestRegister: reg1},
+				&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
 				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
 			},
 			{
 				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 				&expr.Lookup{SourceRegister: reg1, SetName: zonesTo.Name, SetID: zonesTo.ID, IsDestRegSet: true, DestRegister: reg1},
+				&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
 				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
 			},
 		}},
@@ -768,7 +772,8 @@ func addElements(c *nftables.Conn, set *nftables.Set, elems []nftables.SetElemen
 // zoneElements put the traffic of every load balancer interface with
 // fabric links in a conntrack zone numbered after its veth's interface
 // index: what comes from the veth and what is addressed to the interface.
-// The zone is the map value's low 16 bits, as the kernel loads it.
+// The rule turns the value to host order, whose low 16 bits the kernel
+// loads as the zone.
 func zoneElements(links map[string]routerLink) (in, to []nftables.SetElement) {
 	seen := map[int]bool{}
 	for _, name := range slices.Sorted(maps.Keys(links)) {
@@ -777,7 +782,7 @@ func zoneElements(links map[string]routerLink) (in, to []nftables.SetElement) {
 			continue
 		}
 		seen[lk.lbIndex] = true
-		zone := binaryutil.NativeEndian.PutUint32(uint32(lk.lbIndex))
+		zone := binaryutil.BigEndian.PutUint32(uint32(lk.lbIndex)) // as nft prints it; turned around before use
 		a := lk.nodeAddr.As4()
 		in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lk.lbIndex)), Val: zone})
 		to = append(to, nftables.SetElement{Key: a[:], Val: zone})
