@@ -253,10 +253,6 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 	if err := ensureFabricRoute(rp, rpNS, peer, link.Attrs().HardwareAddr); err != nil {
 		return nil, err
 	}
-	// Replies leave by their mark and resets of stray segments by theirs.
-	if err := ensureSysctls(rpNS, [][2]string{{"net.ipv4.fwmark_reflect", "1"}}, &res); err != nil {
-		return nil, err
-	}
 	sub := Forwarding{ENI: f.ENI, Addr: f.Addr, Ports: ports}
 	if l.links[rpNS] == nil {
 		l.links[rpNS] = map[string]routerLink{}

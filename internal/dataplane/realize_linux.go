@@ -183,6 +183,10 @@ func (l *Linux) ensureRouterBase(nsName string, h nsHandles, v VPC, res *Result)
 		// A router forwards: looking up a local socket for every TCP
 		// packet before routing it (early demux) is wasted work.
 		{"net.ipv4.tcp_early_demux", "0"},
+		// A reset or ICMP error the router makes carries the mark of the
+		// packet it answers, so it is routed as that packet's replies are:
+		// over its subnet's table, or back over its PrivateLink fabric link.
+		{"net.ipv4.fwmark_reflect", "1"},
 	}, res); err != nil {
 		return err
 	}
