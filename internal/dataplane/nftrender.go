@@ -12,7 +12,7 @@ func (rs nftRuleset) String() string {
 	fmt.Fprintf(&b, "table inet %s {\n", nftTableName)
 	for _, s := range rs.Sets {
 		kind := "set"
-		if s.Kind == mapIfnameJump || s.Kind == mapIfnameMark || s.Kind == mapMarkJump || s.Kind == mapAddrJump {
+		if s.isMap() {
 			kind = "map"
 		}
 		fmt.Fprintf(&b, "\t%s %s { %s }\n", kind, s.Name, s.render())
@@ -41,49 +41,58 @@ func (rs nftRuleset) String() string {
 }
 
 func (s nftSet) render() string {
-	var typ string
-	var elems []string
-	switch s.Kind {
-	case setIfname:
-		typ = "type ifname;"
-		for _, n := range s.Ifnames {
-			elems = append(elems, fmt.Sprintf("%q", n))
-		}
-	case setAddr:
-		typ = "type ipv4_addr;"
-		for _, p := range s.Prefixes {
-			elems = append(elems, p.Addr().String())
-		}
-	case mapIfnameJump:
-		typ = "type ifname : verdict;"
-		for i, n := range s.Ifnames {
-			elems = append(elems, fmt.Sprintf("%q : jump %s", n, s.Chains[i]))
-		}
-	case mapIfnameMark:
-		typ = "type ifname : mark;"
-		for i, n := range s.Ifnames {
-			elems = append(elems, fmt.Sprintf("%q : 0x%08x", n, s.Marks[i]))
-		}
-	case mapAddrJump:
-		typ = "type ipv4_addr : verdict;"
-		for i, p := range s.Prefixes {
-			elems = append(elems, fmt.Sprintf("%s : jump %s", p.Addr(), s.Chains[i]))
-		}
-	case mapMarkJump:
-		typ = "type mark : verdict;"
-		for i, m := range s.Marks {
-			elems = append(elems, fmt.Sprintf("0x%08x : jump %s", m, s.Chains[i]))
-		}
-	case setAddrInterval:
-		typ = "type ipv4_addr; flags interval;"
-		for i := 0; i+1 < len(s.Prefixes); i += 2 {
-			elems = append(elems, s.Prefixes[i].Addr().String()+"-"+s.Prefixes[i+1].Addr().String())
+	types := map[setKind]string{
+		setIfname:       "type ifname;",
+		setAddr:         "type ipv4_addr;",
+		setAddrInterval: "type ipv4_addr; flags interval;",
+		mapIfnameJump:   "type ifname : verdict;",
+		mapIfnameMark:   "type ifname : mark;",
+		mapAddrJump:     "type ipv4_addr : verdict;",
+		mapMarkJump:     "type mark : verdict;",
+	}
+	elems := s.keyStrings()
+	for i := range elems {
+		switch {
+		case s.Kind == mapIfnameMark:
+			elems[i] += fmt.Sprintf(" : 0x%08x", s.Marks[i])
+		case s.isMap():
+			elems[i] += " : jump " + s.Chains[i]
 		}
 	}
 	if len(elems) == 0 {
-		return typ
+		return types[s.Kind]
 	}
-	return typ + " elements = { " + strings.Join(elems, ", ") + " }"
+	return types[s.Kind] + " elements = { " + strings.Join(elems, ", ") + " }"
+}
+
+// keyStrings renders a set's keys (an interval as start-end) as nft
+// writes them.
+func (s nftSet) keyStrings() []string {
+	var out []string
+	switch s.Kind {
+	case setIfname, mapIfnameJump, mapIfnameMark:
+		for _, n := range s.Ifnames {
+			out = append(out, fmt.Sprintf("%q", n))
+		}
+	case setAddr, mapAddrJump:
+		for _, p := range s.Prefixes {
+			out = append(out, p.Addr().String())
+		}
+	case setAddrInterval:
+		for i := 0; i+1 < len(s.Prefixes); i += 2 {
+			out = append(out, s.Prefixes[i].Addr().String()+"-"+s.Prefixes[i+1].Addr().String())
+		}
+	case mapMarkJump:
+		for _, m := range s.Marks {
+			out = append(out, fmt.Sprintf("0x%08x", m))
+		}
+	}
+	return out
+}
+
+// isMap reports whether the set maps its keys to data or verdicts.
+func (s nftSet) isMap() bool {
+	return s.Kind == mapIfnameJump || s.Kind == mapIfnameMark || s.Kind == mapMarkJump || s.Kind == mapAddrJump
 }
 
 func (r nftRule) String() string {

@@ -377,8 +377,7 @@ func checkReferences(rs nftRuleset) error {
 	}
 	for _, s := range rs.Sets {
 		sets[s.Name] = s
-		keys := map[setKind]int{mapIfnameJump: len(s.Ifnames), mapMarkJump: len(s.Marks), mapAddrJump: len(s.Prefixes)}
-		if n, verdicts := keys[s.Kind]; verdicts {
+		if n := len(s.keyStrings()); s.isMap() && s.Kind != mapIfnameMark {
 			if len(s.Chains) != n {
 				return fmt.Errorf("map %s: %d keys, %d chains", s.Name, n, len(s.Chains))
 			}
