@@ -436,25 +436,20 @@ const (
 	reg32b = 13
 )
 
-const (
-	// ctStatusDstNAT is IPS_DST_NAT: the connection's destination is translated.
-	ctStatusDstNAT = 1 << 5
-)
+const ()
 
-// isFabric tests whether the connection mark names a fabric link.
-func isFabric() []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(fabricMarkMask), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(fabricMarkBase)},
+// matches turns set-less matches into expressions, as the router table's
+// rules are built; those cannot fail.
+func matches(ms ...nftMatch) []expr.Any {
+	var out []expr.Any
+	for _, m := range ms {
+		e, err := matchExprs(m, nil)
+		if err != nil {
+			panic(fmt.Sprintf("dataplane: fabric match %v: %v", m, err))
+		}
+		out = append(out, e...)
 	}
-}
-
-func ctDirection(dir byte) []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{dir}},
-	}
+	return out
 }
 
 func l4proto(p string) byte {
@@ -669,10 +664,18 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 // table, written once; the maps they look up follow the links.
 func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabricChain {
 	prio := func(p int32) *nftables.ChainPriority { v := nftables.ChainPriority(p); return &v }
-	untranslated := append(append(isFabric(), ctDirection(ctDirOriginal)...),
-		&expr.Ct{Key: expr.CtKeySTATUS, Register: reg1},
-		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(ctStatusDstNAT), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: make([]byte, 4)})
+	// Conditions, in the router table's match model.
+	fabricConn := nftMatch{Field: fieldCtMark, Mask: fabricMarkMask, Value: fabricMarkBase} // the connection mark names a link
+	fabricPacket := nftMatch{Field: fieldMark, Mask: fabricMarkMask, Value: fabricMarkBase} // the netdev chain's mark does
+	original := nftMatch{Field: fieldCtDirection, Value: ctDirOriginal}
+	reply := nftMatch{Field: fieldCtDirection, Value: ctDirReply}
+	untranslated := nftMatch{Field: fieldCtStatus, Neg: true, Value: ctStatusDstNAT}
+	newConn := nftMatch{Field: fieldCtState, Value: ctNew}
+	stray := matches(fabricConn, original, untranslated)
+	markFromConn := []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
+	}
 	return []fabricChain{
 		// Everything a load balancer interface sends or is sent is tracked
 		// in a conntrack zone of its own. When the consumer and provider
@@ -694,16 +697,11 @@ func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabric
 			},
 		}},
 		// A new connection keeps the link's packet mark as its own.
-		{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricMarkPriority), rules: [][]expr.Any{{
-			&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
-			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(fabricMarkMask), Xor: make([]byte, 4)},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(fabricMarkBase)},
-			&expr.Ct{Key: expr.CtKeySTATE, Register: reg1},
-			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: make([]byte, 4)},
-			&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
-			&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1},
-		}}},
+		{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricMarkPriority), rules: [][]expr.Any{
+			append(matches(fabricPacket, newConn),
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
+				&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1}),
+		}},
 		{name: "dnat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, rules: [][]expr.Any{{
 			&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
 			&expr.Lookup{SourceRegister: reg1, SetName: dnatMap.Name, SetID: dnatMap.ID, IsDestRegSet: true, DestRegister: 0},
@@ -712,25 +710,19 @@ func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabric
 		// known: cut, or idle past its timeout) is routed back over the
 		// link, where the forward chain resets or drops it.
 		{name: "stray", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricStrayPriority), rules: [][]expr.Any{
-			append(slices.Clone(untranslated),
-				&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
-				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1}),
+			append(slices.Clone(stray), markFromConn...),
 		}},
 		// Replies (checked by the router at -150) leave over their link.
 		{name: "reply", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricReplyPriority), rules: [][]expr.Any{
-			append(append(isFabric(), ctDirection(ctDirReply)...),
-				&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
-				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1}),
+			append(matches(fabricConn, reply), markFromConn...),
 		}},
 		{name: "forward", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: prio(fabricForwardPriority), rules: [][]expr.Any{
-			append(slices.Clone(untranslated),
-				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.IPPROTO_TCP}},
+			append(append(slices.Clone(stray), matches(nftMatch{Field: fieldL4proto, Value: unix.IPPROTO_TCP})...),
 				&expr.Reject{Type: unix.NFT_REJECT_TCP_RST}),
-			append(slices.Clone(untranslated), &expr.Verdict{Kind: expr.VerdictDrop}),
+			append(slices.Clone(stray), &expr.Verdict{Kind: expr.VerdictDrop}),
 		}},
 		{name: "snat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityNATSource, rules: [][]expr.Any{
-			append(append(isFabric(), ctDirection(ctDirOriginal)...),
+			append(matches(fabricConn, original),
 				&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
 				&expr.Lookup{SourceRegister: reg1, SetName: snatMap.Name, SetID: snatMap.ID, IsDestRegSet: true, DestRegister: reg1},
 				&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1}),

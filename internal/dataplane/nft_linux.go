@@ -383,10 +383,11 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 		a := m.Prefix.Masked().Addr().As4()
 		return append(out, &expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: a[:]}), nil
 	case fieldMark:
-		return []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
-			&expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: binaryutil.NativeEndian.PutUint32(m.Value)},
-		}, nil
+		out := []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: 1}}
+		if m.Mask != 0 {
+			out = append(out, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(m.Mask), Xor: make([]byte, 4)})
+		}
+		return append(out, &expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: binaryutil.NativeEndian.PutUint32(m.Value)}), nil
 	case fieldCtMark:
 		return []expr.Any{
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
@@ -419,14 +420,18 @@ func matchExprs(m nftMatch, sets map[string]*nftables.Set) ([]expr.Any, error) {
 			&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 1},
 			&expr.Cmp{Op: cmpOp(m.Neg), Register: 1, Data: []byte{byte(m.Lo)}},
 		}, nil
-	case fieldCtState:
+	case fieldCtState, fieldCtStatus:
 		// A bitmask test: set bits present (or, negated, all absent).
 		op := expr.CmpOpNeq
 		if m.Neg {
 			op = expr.CmpOpEq
 		}
+		key := expr.CtKeySTATE
+		if m.Field == fieldCtStatus {
+			key = expr.CtKeySTATUS
+		}
 		return []expr.Any{
-			&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+			&expr.Ct{Key: key, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 				Mask: binaryutil.NativeEndian.PutUint32(m.Value), Xor: make([]byte, 4)},
 			&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)},

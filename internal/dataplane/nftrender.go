@@ -155,13 +155,21 @@ func (m nftMatch) String() string {
 	case fieldCtState:
 		return "ct state " + op + ctStateNames(m.Value)
 	case fieldMark:
-		return fmt.Sprintf("meta mark %s0x%08x", op, m.Value)
-	case fieldCtMark:
-		cmp := "=="
-		if m.Neg {
-			cmp = "!="
+		if m.Mask != 0 {
+			return fmt.Sprintf("meta mark & 0x%08x %s 0x%08x", m.Mask, eqOp(m.Neg), m.Value)
 		}
-		return fmt.Sprintf("ct mark & 0x%08x %s 0x%08x", m.Mask, cmp, m.Value)
+		return fmt.Sprintf("meta mark %s0x%08x", op, m.Value)
+	case fieldCtStatus:
+		name := fmt.Sprintf("0x%x", m.Value)
+		if m.Value == ctStatusDstNAT {
+			name = "dnat"
+		}
+		if m.Neg {
+			return "ct status ! " + name
+		}
+		return "ct status " + name
+	case fieldCtMark:
+		return fmt.Sprintf("ct mark & 0x%08x %s 0x%08x", m.Mask, eqOp(m.Neg), m.Value)
 	case fieldCtDirection:
 		dir := "original"
 		if m.Value == ctDirReply {
@@ -170,6 +178,13 @@ func (m nftMatch) String() string {
 		return "ct direction " + op + dir
 	}
 	return fmt.Sprintf("<field %d>", m.Field)
+}
+
+func eqOp(neg bool) string {
+	if neg {
+		return "!="
+	}
+	return "=="
 }
 
 func protoFamilyName(v uint32) string {

@@ -62,9 +62,10 @@ const (
 	fieldICMPType
 	fieldICMPCode
 	fieldCtState
-	fieldMark        // the packet mark: Value
+	fieldMark        // the packet mark (and Mask, when set): Value
 	fieldCtMark      // the connection mark and Mask: Value
 	fieldCtDirection // 0 original, 1 reply
+	fieldCtStatus    // status bits Value set (or, negated, all clear)
 )
 
 // Conntrack state bits as the kernel encodes them.
@@ -82,7 +83,7 @@ type nftMatch struct {
 	Set    string       // lookup in a named set instead of a literal
 	Prefix netip.Prefix // saddr/daddr literal
 	Value  uint32       // nfproto, l4proto, ct state bits, mark, direction
-	Mask   uint32       // fieldCtMark
+	Mask   uint32       // fieldCtMark, fieldMark
 	Lo, Hi uint16       // dport range, icmp type/code (Lo==Hi)
 }
 
@@ -120,6 +121,9 @@ const (
 
 // fabricOutPriority runs the fabric-out chain after source NAT (100).
 const fabricOutPriority = 200
+
+// ctStatusDstNAT is IPS_DST_NAT: the connection's destination is translated.
+const ctStatusDstNAT = 1 << 5
 
 type nftChain struct {
 	Name  string
