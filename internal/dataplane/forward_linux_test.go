@@ -68,6 +68,27 @@ func (e *fabricEnv) applyFwd(f Forwarding) {
 	}
 }
 
+// second is the forwarding of the consumer's b1 (10.77.2.10) as another
+// endpoint interface, to the same load balancer interface.
+func (e *fabricEnv) second() Forwarding {
+	f := e.fwd
+	f.ENI, f.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	return f
+}
+
+// through opens a connection from the client to addr, reads the target's
+// greeting and closes it.
+func (e *fabricEnv) through(addr string) error {
+	c, err := e.dial("eni-a1", addr, okTimeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	_, err = bufio.NewReader(c).ReadString('\n')
+	return err
+}
+
 // connect opens a connection through the endpoint and returns it with the
 // target's greeting: the target address and the peer it saw.
 func (e *fabricEnv) connect(port int) (net.Conn, *bufio.Reader, string, string, error) {
@@ -282,8 +303,7 @@ func TestForwardingCleansUpAfterVanishedEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := e.fwd
-	other.ENI, other.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	other := e.second()
 	if err := restarted.ApplyForwarding(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +313,9 @@ func TestForwardingCleansUpAfterVanishedEndpoint(t *testing.T) {
 	if links, rules := e.fabricState(e.fwd.Ports[0].NodeVPC); links != 1 || rules != 1 {
 		t.Fatalf("provider router has %d fabric links and %d fabric rules, want 1 and 1", links, rules)
 	}
-	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
-	if err != nil {
+	if err := e.through("10.77.2.10:80"); err != nil {
 		t.Fatalf("through the remaining endpoint interface: %v", err)
 	}
-	c.Close()
 }
 
 // The provider's security groups and network ACLs apply to forwarded
@@ -364,32 +382,21 @@ func TestForwardingMeetsProviderFilters(t *testing.T) {
 // second and removing the first leave the other's path working.
 func TestForwardingSharedLoadBalancer(t *testing.T) {
 	e := newFabricEnv(t)
-	second := e.fwd
-	second.ENI, second.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	second := e.second()
 	e.applyFwd(e.fwd)
 	e.applyFwd(second)
-	through := func(addr string) error {
-		c, err := e.dial("eni-a1", addr, okTimeout)
-		if err != nil {
-			return err
-		}
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		_, err = bufio.NewReader(c).ReadString('\n')
-		c.Close()
-		return err
-	}
 	for _, addr := range []string{"10.77.1.11:80", "10.77.2.10:80"} {
-		if err := through(addr); err != nil {
+		if err := e.through(addr); err != nil {
 			t.Fatalf("through %s with both forwarded: %v", addr, err)
 		}
 	}
 	if err := e.l.RemoveForwarding(context.Background(), e.fwd.ENI); err != nil {
 		t.Fatal(err)
 	}
-	if err := through("10.77.2.10:80"); err != nil {
+	if err := e.through("10.77.2.10:80"); err != nil {
 		t.Fatalf("through the remaining endpoint interface: %v", err)
 	}
-	if err := through("10.77.1.11:80"); err == nil {
+	if err := e.through("10.77.1.11:80"); err == nil {
 		t.Fatal("the removed endpoint interface still forwards")
 	}
 	if links, rules := e.fabricState(e.fwd.Ports[0].NodeVPC); links != 1 || rules != 1 {
@@ -404,8 +411,7 @@ func TestForwardingSharedLoadBalancer(t *testing.T) {
 // again once applied.
 func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	e := newFabricEnv(t)
-	second := e.fwd
-	second.ENI, second.Addr = "eni-b1", netip.MustParseAddr("10.77.2.10")
+	second := e.second()
 	e.applyFwd(e.fwd)
 	e.applyFwd(second)
 	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
@@ -432,11 +438,9 @@ func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	if err := restarted.ApplyForwarding(context.Background(), second); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
-	if err != nil {
+	if err := e.through("10.77.2.10:80"); err != nil {
 		t.Fatalf("new connection once applied again: %v", err)
 	}
-	c2.Close()
 }
 
 // An endpoint in the provider's own VPC: the connection passes the one
