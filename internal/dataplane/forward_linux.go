@@ -84,25 +84,19 @@ func (l *Linux) ApplyForwarding(ctx context.Context, f Forwarding) error {
 	if err != nil {
 		return err
 	}
-	idle := f.timeouts()
-	var redirects []portRedirect
+	links := map[string]netlink.Link{} // by load balancer interface
 	want := map[string]bool{}
 	for _, node := range f.nodes() {
-		var ports []ForwardedPort
-		for _, p := range f.Ports {
-			if p.Node == node {
-				ports = append(ports, p)
-			}
-		}
-		rpNS := l.RouterNamespace(ports[0].NodeVPC)
-		link, err := l.ensureRouterLink(rc, rcNS, eniLink, eniMAC, rpNS, f, node, ports, idle)
+		link, err := l.ensureRouterLink(rc, rcNS, eniLink, eniMAC, f, node)
 		if err != nil {
 			return err
 		}
+		links[node] = link
 		want[link.Attrs().Name] = true
-		for _, p := range ports {
-			redirects = append(redirects, portRedirect{proto: l4proto(p.proto()), port: p.Port, to: link.Attrs().Index})
-		}
+	}
+	var redirects []portRedirect
+	for _, p := range f.Ports {
+		redirects = append(redirects, portRedirect{proto: l4proto(p.proto()), port: p.Port, to: links[p.Node].Attrs().Index})
 	}
 	// The redirects change before the links they no longer use go, so no
 	// packet finds a redirect to a missing link; a cut connection's client
@@ -174,10 +168,17 @@ func (l *Linux) interfaceMAC(eni string) (net.HardwareAddr, error) {
 }
 
 // ensureRouterLink makes the fabric link of an endpoint interface to one
-// load balancer interface: the veth pair, its redirects, the provider
-// router's route back over it and its translation rules. It returns the
-// consumer end.
-func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link, eniMAC net.HardwareAddr, rpNS string, f Forwarding, node string, ports []ForwardedPort, idle timeouts) (netlink.Link, error) {
+// of its load balancer interfaces (node): the veth pair, its redirects, the
+// provider router's route back over it and the translation rules of f's
+// ports there. It returns the consumer end.
+func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link, eniMAC net.HardwareAddr, f Forwarding, node string) (netlink.Link, error) {
+	var ports []ForwardedPort
+	for _, p := range f.Ports {
+		if p.Node == node {
+			ports = append(ports, p)
+		}
+	}
+	rpNS := l.RouterNamespace(ports[0].NodeVPC)
 	if !nsExists(rpNS) {
 		return nil, fmt.Errorf("dataplane: forwarding of %s: router namespace %s does not exist yet", f.ENI, rpNS)
 	}
@@ -259,7 +260,7 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 	}
 	l.links[rpNS][pName] = routerLink{
 		index: peer.Attrs().Index, peerMAC: eniLink.Attrs().HardwareAddr, lbLink: lbLink.Attrs().Name, lbIndex: lbLink.Attrs().Index,
-		nodeAddr: ports[0].NodeAddr, rules: sub.dnatRules(), eniAddr: f.Addr, idle: idle,
+		nodeAddr: ports[0].NodeAddr, rules: sub.dnatRules(), eniAddr: f.Addr, idle: f.timeouts(),
 	}
 	if err := pruneRouterFabric(rp, rpNS, l.links[rpNS]); err != nil {
 		return nil, err
