@@ -73,7 +73,13 @@ func (f Forwarding) Validate() error {
 		return fmt.Errorf("dataplane: forwarding of %s: negative idle timeout: %w", f.ENI, ErrInvalidModel)
 	}
 	seen := map[string]bool{}
+	nodes := map[string]ForwardedPort{} // a load balancer interface's first port
 	for _, p := range f.Ports {
+		if first, ok := nodes[p.Node]; ok && (first.NodeVPC != p.NodeVPC || first.NodeAddr != p.NodeAddr) {
+			return fmt.Errorf("dataplane: forwarding of %s: load balancer interface %s in VPCs %q and %q or at %v and %v: %w",
+				f.ENI, p.Node, first.NodeVPC, p.NodeVPC, first.NodeAddr, p.NodeAddr, ErrInvalidModel)
+		}
+		nodes[p.Node] = p
 		key := p.proto() + "/" + fmt.Sprint(p.Port)
 		switch {
 		case p.Protocol != "" && p.Protocol != "tcp" && p.Protocol != "udp":

@@ -25,6 +25,12 @@ func TestForwardingValidate(t *testing.T) {
 		{"no interface", func(f *Forwarding) { f.ENI = "" }, false},
 		{"no VPC", func(f *Forwarding) { f.VPC = "" }, false},
 		{"no load balancer VPC", func(f *Forwarding) { f.Ports[0].NodeVPC = "" }, false},
+		{"one load balancer interface in two VPCs", func(f *Forwarding) {
+			u := f.Ports[0]
+			u.Port, u.NodeVPC = 81, "vpc-q"
+			f.Ports = append(f.Ports, u)
+		}, false},
+		{"one load balancer interface, two ports", func(f *Forwarding) { u := f.Ports[0]; u.Port = 81; f.Ports = append(f.Ports, u) }, true},
 		{"IPv6 address", func(f *Forwarding) { f.Addr = netip.MustParseAddr("fd00::1") }, false},
 		{"negative idle timeout", func(f *Forwarding) { f.IdleTimeout = -time.Second }, false},
 		{"port zero", func(f *Forwarding) { f.Ports[0].Port = 0 }, false},
