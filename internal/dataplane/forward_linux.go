@@ -38,9 +38,7 @@ const (
 	// Priorities of the fabric's chains in a provider router, around the
 	// router's own prerouting chain (mangle, -150) and NAT (-100).
 	fabricZonePriority    = -310 // before conntrack (-200)
-	fabricMarkPriority    = -160 // before the router sets the subnet mark
-	fabricStrayPriority   = -90  // after the translation
-	fabricReplyPriority   = -130 // after the router checked a reply
+	fabricRoutePriority   = -90  // after the router's checks (-150) and the translation
 	fabricForwardPriority = -10  // before the router's forward chain
 )
 
@@ -437,7 +435,8 @@ const (
 	reg32b = 13
 )
 
-const ()
+// reg32 is the nth 32-bit register, as concatenated keys are loaded.
+func reg32(n uint32) uint32 { return 8 + n }
 
 // matches turns set-less matches into expressions, as the router table's
 // rules are built; those cannot fail.
@@ -467,28 +466,25 @@ func timeoutName(proto byte, seconds int) string {
 	return "tcp-" + strconv.Itoa(seconds)
 }
 
-// fabricTables is what a provider router's fabric tables hold, as this
-// process last wrote them: its load balancer veths (a netdev chain and map
-// each), its link chains and its timeout objects.
+// fabricTables is what a provider router's fabric table holds, as this
+// process last wrote it: its link chains and its timeout objects.
 type fabricTables struct {
-	lbs, chains, timeouts map[string]bool
+	chains, timeouts map[string]bool
 }
 
-// writeRouterFabric brings a provider router's fabric tables to the links
-// given, in one batch:
+// writeRouterFabric brings a provider router's fabric table to the links
+// given, in one batch. What the consumer router sends over a link arrives,
+// redirected, on the load balancer interface's veth, and that veth and its
+// source MAC (the consumer router's end of the endpoint interface) name the
+// link. A new connection from a link takes the link's mark as its
+// connection mark, is translated to a target (the link's chain, by a hash
+// of the client's address and port, as NLB picks) and to the load
+// balancer's address, and gets the endpoint's idle timeouts. Replies are
+// routed by the mark back over the link; a segment of no known connection
+// (cut, or idle past its timeout) is reset over the link, as NLB does.
 //
-//   - netdev: what the consumer router sends over a link arrives, redirected,
-//     on the load balancer interface's veth; its source MAC (the consumer
-//     router's end of the endpoint interface) names the link, as a mark;
-//   - ip: a new connection with that mark keeps it as its connection mark,
-//     is translated to a target (the link's chain, by a hash of the client's
-//     address and port, as NLB picks) and to the load balancer's address,
-//     and gets the endpoint's idle timeouts; replies are routed by the mark
-//     back over the link; a segment of no known connection (cut, or idle
-//     past its timeout) is reset over the link, as NLB does.
-//
-// The first write of a process replaces both tables; later ones change
-// maps and link chains only, as registering a base chain's hooks makes the
+// The first write of a process replaces the table; later ones change maps
+// and link chains only, as registering a base chain's hooks makes the
 // kernel wait for every CPU.
 func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) error {
 	prev := l.fabric[rpNS]
@@ -508,11 +504,13 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: nftables conn: %w", err)
 	}
-	dev := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyNetdev}
 	ip := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
+	// Builds before this one marked links in a netdev table; a full write
+	// removes it with the rest.
+	legacy := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyNetdev}
 	full := prev == nil || len(links) == 0
 	if full {
-		for _, t := range []*nftables.Table{dev, ip} {
+		for _, t := range []*nftables.Table{legacy, ip} {
 			c.AddTable(t)
 			c.DelTable(t)
 		}
@@ -524,52 +522,14 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		return nil, nil
 	}
 	if full {
-		c.AddTable(dev)
 		c.AddTable(ip)
-		prev = &fabricTables{lbs: map[string]bool{}, chains: map[string]bool{}, timeouts: map[string]bool{}}
+		prev = &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
 	}
-	next := &fabricTables{lbs: map[string]bool{}, chains: map[string]bool{}, timeouts: map[string]bool{}}
+	next := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
 	names := slices.Sorted(maps.Keys(links))
 	accept := nftables.ChainPolicyAccept
 
-	// netdev: a mark by source MAC, on every load balancer veth in use; one
-	// map per veth, as an endpoint interface may reach two load balancer
-	// interfaces of one router.
-	byLB := map[string][]routerLink{}
-	for _, n := range names {
-		byLB[links[n].lbLink] = append(byLB[links[n].lbLink], links[n])
-	}
-	for i, lb := range slices.Sorted(maps.Keys(byLB)) {
-		next.lbs[lb] = true
-		macs := &nftables.Set{Table: dev, Name: "links-" + lb, ID: uint32(10 + i), KeyType: nftables.TypeEtherAddr, IsMap: true, DataType: nftables.TypeMark}
-		var elems []nftables.SetElement
-		for _, lk := range byLB[lb] {
-			// Big-endian, as nft prints map data; the rule turns it around.
-			elems = append(elems, nftables.SetElement{Key: []byte(lk.peerMAC), Val: binaryutil.BigEndian.PutUint32(fabricMark(lk.index))})
-		}
-		if err := fillSet(c, prev.lbs[lb], macs, elems); err != nil {
-			return nil, fmt.Errorf("dataplane: fabric set in %s: %w", rpNS, err)
-		}
-		if prev.lbs[lb] {
-			continue
-		}
-		ch := c.AddChain(&nftables.Chain{Name: "in-" + lb, Table: dev, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookIngress,
-			Priority: nftables.ChainPriorityFilter, Device: lb, Policy: &accept})
-		c.AddRule(&nftables.Rule{Table: dev, Chain: ch, Exprs: []expr.Any{
-			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
-			&expr.Lookup{SourceRegister: reg1, SetName: macs.Name, SetID: macs.ID, IsDestRegSet: true, DestRegister: reg1},
-			&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
-			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
-		}})
-	}
-	for lb := range prev.lbs {
-		if !next.lbs[lb] {
-			c.DelChain(&nftables.Chain{Name: "in-" + lb, Table: dev})
-			c.DelSet(&nftables.Set{Table: dev, Name: "links-" + lb})
-		}
-	}
-
-	// ip: timeouts, maps by connection mark, the chains.
+	// Timeouts, the maps, the chains.
 	for _, n := range names {
 		lk := links[n]
 		for _, o := range []struct {
@@ -603,18 +563,18 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	for name := range prev.timeouts {
 		next.timeouts[name] = true
 	}
-	dnatMap := &nftables.Set{Table: ip, Name: "dnat", ID: 2, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeVerdict}
+	linksMap := &nftables.Set{Table: ip, Name: "links", ID: 2, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeVerdict}
 	snatMap := &nftables.Set{Table: ip, Name: "snat", ID: 3, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeIPAddr}
-	var dnatElems, snatElems []nftables.SetElement
+	var linkElems, snatElems []nftables.SetElement
 	var linkChains []fabricChain
 	for _, n := range names {
 		lk := links[n]
 		m := binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))
 		chain := "link-" + strconv.Itoa(lk.index)
 		a := lk.nodeAddr.As4()
-		dnatElems = append(dnatElems, nftables.SetElement{Key: m, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
+		linkElems = append(linkElems, nftables.SetElement{Key: linkKeyOf(lk), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
 		snatElems = append(snatElems, nftables.SetElement{Key: m, Val: a[:]})
-		linkChains = append(linkChains, fabricChain{name: chain, rules: dnatExprs(lk)})
+		linkChains = append(linkChains, fabricChain{name: chain, rules: linkChainExprs(lk)})
 		next.chains[chain] = true
 	}
 	// Link chains first: the verdict map names them.
@@ -636,7 +596,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	for _, set := range []struct {
 		s     *nftables.Set
 		elems []nftables.SetElement
-	}{{dnatMap, dnatElems}, {snatMap, snatElems}, {zonesIn, inElems}, {zonesTo, toElems}} {
+	}{{linksMap, linkElems}, {snatMap, snatElems}, {zonesIn, inElems}, {zonesTo, toElems}} {
 		if err := fillSet(c, !full, set.s, set.elems); err != nil {
 			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
 		}
@@ -648,7 +608,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		}
 	}
 	if full {
-		for _, ch := range baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo) {
+		for _, ch := range baseFabricChains(linksMap, snatMap, zonesIn, zonesTo) {
 			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: ip, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
 			for _, e := range ch.rules {
 				c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
@@ -663,15 +623,13 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 
 // baseFabricChains are the hooked chains of a provider router's fabric
 // table, written once; the maps they look up follow the links.
-func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabricChain {
+func baseFabricChains(linksMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabricChain {
 	prio := func(p int32) *nftables.ChainPriority { v := nftables.ChainPriority(p); return &v }
 	// Conditions, in the router table's match model.
 	fabricConn := nftMatch{Field: fieldCtMark, Mask: fabricMarkMask, Value: fabricMarkBase} // the connection mark names a link
-	fabricPacket := nftMatch{Field: fieldMark, Mask: fabricMarkMask, Value: fabricMarkBase} // the netdev chain's mark does
 	original := nftMatch{Field: fieldCtDirection, Value: ctDirOriginal}
 	reply := nftMatch{Field: fieldCtDirection, Value: ctDirReply}
 	untranslated := nftMatch{Field: fieldCtStatus, Neg: true, Value: ctStatusDstNAT}
-	newConn := nftMatch{Field: fieldCtState, Value: ctNew}
 	stray := matches(fabricConn, original, untranslated)
 	markFromConn := []expr.Any{
 		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
@@ -697,25 +655,25 @@ func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabric
 				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
 			},
 		}},
-		// A new connection keeps the link's packet mark as its own.
-		{name: "mark", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricMarkPriority), rules: [][]expr.Any{
-			append(matches(fabricPacket, newConn),
-				&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
-				&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1}),
-		}},
+		// A new connection that came over a link, named by the veth it was
+		// redirected to and its source MAC (the consumer router's end of
+		// the endpoint interface), goes to the link's chain: it takes the
+		// link as its connection mark and is translated there. A NAT chain
+		// sees only a connection's first packet, so this costs the packets
+		// after it nothing.
 		{name: "dnat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, rules: [][]expr.Any{{
-			&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
-			&expr.Lookup{SourceRegister: reg1, SetName: dnatMap.Name, SetID: dnatMap.ID, IsDestRegSet: true, DestRegister: 0},
+			&expr.Meta{Key: expr.MetaKeyIIF, Register: reg32(0)},
+			&expr.Payload{DestRegister: reg32(1), Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+			&expr.Lookup{SourceRegister: reg32(0), SetName: linksMap.Name, SetID: linksMap.ID, IsDestRegSet: true, DestRegister: 0},
 		}}},
-		// What the link brought that was not translated (no connection
-		// known: cut, or idle past its timeout) is routed back over the
-		// link, where the forward chain resets or drops it.
-		{name: "stray", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricStrayPriority), rules: [][]expr.Any{
-			append(slices.Clone(stray), markFromConn...),
-		}},
-		// Replies (checked by the router at -150) leave over their link.
-		{name: "reply", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricReplyPriority), rules: [][]expr.Any{
+		// After the router checked a reply (at -150) and the translation:
+		// replies leave over their link, and what the link brought that was
+		// not translated (no connection known: cut, or idle past its
+		// timeout) is routed back over it, where the forward chain resets
+		// or drops it.
+		{name: "route", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricRoutePriority), rules: [][]expr.Any{
 			append(matches(fabricConn, reply), markFromConn...),
+			append(slices.Clone(stray), markFromConn...),
 		}},
 		{name: "forward", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: prio(fabricForwardPriority), rules: [][]expr.Any{
 			append(append(slices.Clone(stray), matches(nftMatch{Field: fieldL4proto, Value: unix.IPPROTO_TCP})...),
@@ -729,6 +687,19 @@ func baseFabricChains(dnatMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabric
 				&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1}),
 		}},
 	}
+}
+
+// linkKey is the key of the links map: the load balancer veth a link's
+// packets are redirected to, and their source MAC.
+var linkKey = nftables.MustConcatSetType(nftables.TypeIFIndex, nftables.TypeEtherAddr)
+
+// linkKeyOf is a link's key in that map: each part padded to whole
+// registers, as the lookup loads them.
+func linkKeyOf(lk routerLink) []byte {
+	key := make([]byte, 0, linkKey.Bytes)
+	key = append(key, binaryutil.NativeEndian.PutUint32(uint32(lk.lbIndex))...)
+	key = append(key, lk.peerMAC...)
+	return append(key, make([]byte, int(linkKey.Bytes)-len(key))...)
 }
 
 // fillSet writes a set's elements: a new set, or an existing one flushed
@@ -788,13 +759,16 @@ type fabricChain struct {
 	rules [][]expr.Any
 }
 
-// dnatExprs are one link's translation rules: a new connection (only a SYN
-// opens one: a stray segment is reset) or UDP flow to a forwarded port of
-// the endpoint interface goes to the target its client hash picks, with the
-// endpoint's idle timeout.
-func dnatExprs(lk routerLink) [][]expr.Any {
+// linkChainExprs are one link's chain: a new connection takes the link's
+// mark, and one (only a SYN opens one: a stray segment is reset) or a UDP
+// flow to a forwarded port of the endpoint interface goes to the target its
+// client hash picks, with the endpoint's idle timeout.
+func linkChainExprs(lk routerLink) [][]expr.Any {
 	addr := lk.eniAddr.As4()
-	var out [][]expr.Any
+	out := [][]expr.Any{{
+		&expr.Immediate{Register: reg1, Data: binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))},
+		&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: reg1},
+	}}
 	for _, r := range lk.rules {
 		proto := l4proto(r.Proto)
 		e := []expr.Any{

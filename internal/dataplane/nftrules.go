@@ -284,8 +284,8 @@ func buildRuleset(v VPC) nftRuleset {
 	// translation (fabric-out), replies before it (fabric-reply).
 	fabric := nftMatch{Field: fieldCtMark, Mask: fabricMarkMask, Value: fabricMarkBase}
 	add(verdictAccept, "", fabric)
-	checksFrom := len(fwd.Rules)
 	vmap(fieldIifname, fromMap)
+	checksFrom := len(fwd.Rules)
 	vmap(fieldOifname, toMap)
 	add(verdictAccept, "", nftMatch{Field: fieldCtState, Value: ctEstablished | ctRelated})
 	add(verdictDrop, "", nftMatch{Field: fieldCtState, Neg: true, Value: ctNew})
@@ -301,6 +301,9 @@ func buildRuleset(v VPC) nftRuleset {
 	}
 	notFabric := fabric
 	notFabric.Neg = true
+	// Originals leave with the load balancer interface's own address, so
+	// the source check would always pass: the checks from the destination
+	// on apply.
 	out := nftChain{Name: "fabric-out", Hook: hookFabricOut, Rules: []nftRule{
 		{Matches: []nftMatch{notFabric}, Verdict: verdictAccept},
 		{Matches: []nftMatch{{Field: fieldCtDirection, Value: ctDirReply}}, Verdict: verdictAccept},
