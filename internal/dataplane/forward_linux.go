@@ -47,11 +47,16 @@ type routerLink struct {
 	index    int              // the provider end's interface index
 	peerMAC  net.HardwareAddr // source of every frame the consumer router sends over it
 	lbLink   string           // the load balancer interface's router-side veth
-	lbIndex  int              // its interface index, also its conntrack zone
+	lbIndex  int              // its interface index
 	nodeAddr netip.Addr
 	rules    []dnatRule // this link's ports
 	eniAddr  netip.Addr
 	idle     timeouts
+	// eniIndex is the endpoint interface's veth in the consumer router;
+	// sameRouter says that router is this one (one VPC is consumer and
+	// provider), whose pass of the consumer is then zoned.
+	eniIndex   int
+	sameRouter bool
 }
 
 // ApplyForwarding makes the kernel forward f's ports and nothing else of
@@ -259,6 +264,7 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 	l.links[rpNS][pName] = routerLink{
 		index: peer.Attrs().Index, peerMAC: eniLink.Attrs().HardwareAddr, lbLink: lbLink.Attrs().Name, lbIndex: lbLink.Attrs().Index,
 		nodeAddr: ports[0].NodeAddr, rules: sub.dnatRules(), eniAddr: f.Addr, idle: f.timeouts(),
+		eniIndex: eniLink.Attrs().Index, sameRouter: rcNS == rpNS,
 	}
 	if err := pruneRouterFabric(rp, rpNS, l.links[rpNS]); err != nil {
 		return nil, err
@@ -470,6 +476,7 @@ func timeoutName(proto byte, seconds int) string {
 // process last wrote it: its link chains and its timeout objects.
 type fabricTables struct {
 	chains, timeouts map[string]bool
+	zoned            bool // the zone chain and its maps exist
 }
 
 // writeRouterFabric brings a provider router's fabric table to the links
@@ -589,18 +596,18 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 		}
 	}
-	// Conntrack zones by load balancer veth and address.
-	zonesIn := &nftables.Set{Table: ip, Name: "zones-in", ID: 4, KeyType: nftables.TypeIFIndex, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeInteger}
-	zonesTo := &nftables.Set{Table: ip, Name: "zones-to", ID: 5, KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeInteger}
-	inElems, toElems := zoneElements(links)
 	for _, set := range []struct {
 		s     *nftables.Set
 		elems []nftables.SetElement
-	}{{linksMap, linkElems}, {snatMap, snatElems}, {zonesIn, inElems}, {zonesTo, toElems}} {
+	}{{linksMap, linkElems}, {snatMap, snatElems}} {
 		if err := fillSet(c, !full, set.s, set.elems); err != nil {
 			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
 		}
 	}
+	if err := writeZones(c, ip, links, prev.zoned); err != nil {
+		return nil, fmt.Errorf("dataplane: fabric zones in %s: %w", rpNS, err)
+	}
+	next.zoned = len(zoneLinks(links)) > 0
 	// Chains of links that went, once the map no longer names them.
 	for name := range prev.chains {
 		if !next.chains[name] {
@@ -608,7 +615,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		}
 	}
 	if full {
-		for _, ch := range baseFabricChains(linksMap, snatMap, zonesIn, zonesTo) {
+		for _, ch := range baseFabricChains(linksMap, snatMap) {
 			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: ip, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
 			for _, e := range ch.rules {
 				c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
@@ -623,7 +630,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 
 // baseFabricChains are the hooked chains of a provider router's fabric
 // table, written once; the maps they look up follow the links.
-func baseFabricChains(linksMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabricChain {
+func baseFabricChains(linksMap, snatMap *nftables.Set) []fabricChain {
 	prio := func(p int32) *nftables.ChainPriority { v := nftables.ChainPriority(p); return &v }
 	// Conditions, in the router table's match model.
 	fabricConn := nftMatch{Field: fieldCtMark, Mask: fabricMarkMask, Value: fabricMarkBase} // the connection mark names a link
@@ -636,25 +643,6 @@ func baseFabricChains(linksMap, snatMap, zonesIn, zonesTo *nftables.Set) []fabri
 		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
 	}
 	return []fabricChain{
-		// Everything a load balancer interface sends or is sent is tracked
-		// in a conntrack zone of its own. When the consumer and provider
-		// VPCs are one, a forwarded connection passes the router twice with
-		// the same addresses: as the client's packet to the endpoint
-		// interface, then as the load balancer's. The zone keeps them apart.
-		{name: "zone", kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricZonePriority), rules: [][]expr.Any{
-			{
-				&expr.Meta{Key: expr.MetaKeyIIF, Register: reg1},
-				&expr.Lookup{SourceRegister: reg1, SetName: zonesIn.Name, SetID: zonesIn.ID, IsDestRegSet: true, DestRegister: reg1},
-				&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
-				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
-			},
-			{
-				&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-				&expr.Lookup{SourceRegister: reg1, SetName: zonesTo.Name, SetID: zonesTo.ID, IsDestRegSet: true, DestRegister: reg1},
-				&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
-				&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
-			},
-		}},
 		// A new connection that came over a link, named by the veth it was
 		// redirected to and its source MAC (the consumer router's end of
 		// the endpoint interface), goes to the link's chain: it takes the
@@ -729,26 +717,94 @@ func addElements(c *nftables.Conn, set *nftables.Set, elems []nftables.SetElemen
 	return nil
 }
 
-// zoneElements put the traffic of every load balancer interface with
-// fabric links in a conntrack zone numbered after its veth's interface
-// index: what comes from the veth and what is addressed to the interface.
-// The rule turns the value to host order, whose low 16 bits the kernel
-// loads as the zone.
-func zoneElements(links map[string]routerLink) (in, to []nftables.SetElement) {
+// writeZones gives the consumer's pass of every link within one router a
+// conntrack zone of its own. When the consumer and provider VPCs are one, a
+// forwarded connection passes the router twice with the same addresses: as
+// the client's packet to the endpoint interface, then, over the link, as
+// the load balancer's. A zone by the endpoint interface's address (the
+// client's packets) and veth (what is redirected back to arrive from it)
+// keeps the first pass apart; what arrives over a link, on a load balancer
+// veth, is first put in zone 0, the provider's. Only a router with such
+// links has the chain, so its lookups cost no other router a thing.
+func writeZones(c *nftables.Conn, ip *nftables.Table, links map[string]routerLink, existed bool) error {
+	zonesIn := &nftables.Set{Table: ip, Name: "zones-in", ID: 4, KeyType: nftables.TypeIFIndex, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeInteger}
+	zonesTo := &nftables.Set{Table: ip, Name: "zones-to", ID: 5, KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeInteger}
+	chain := &nftables.Chain{Name: "zone", Table: ip}
+	zoned := zoneLinks(links)
+	if len(zoned) == 0 {
+		if existed {
+			c.DelChain(chain)
+			c.DelSet(zonesIn)
+			c.DelSet(zonesTo)
+		}
+		return nil
+	}
+	// Host order, whose low 16 bits the kernel loads as the zone; stored
+	// big-endian, as nft prints it, and turned around in the rule.
+	zoneValue := func(z uint16) []byte { return binaryutil.BigEndian.PutUint32(uint32(z)) }
+	var in, to []nftables.SetElement
+	lbs := map[int]bool{}
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		if lb := links[name].lbIndex; !lbs[lb] {
+			lbs[lb] = true
+			in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lb)), Val: zoneValue(0)})
+		}
+	}
+	for _, lk := range zoned {
+		a := lk.eniAddr.As4()
+		in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lk.eniIndex)), Val: zoneValue(conntrackZone(lk.eniIndex))})
+		to = append(to, nftables.SetElement{Key: a[:], Val: zoneValue(conntrackZone(lk.eniIndex))})
+	}
+	for _, set := range []struct {
+		s     *nftables.Set
+		elems []nftables.SetElement
+	}{{zonesIn, in}, {zonesTo, to}} {
+		if err := fillSet(c, existed, set.s, set.elems); err != nil {
+			return err
+		}
+	}
+	if existed {
+		return nil
+	}
+	accept := nftables.ChainPolicyAccept
+	prio := nftables.ChainPriority(fabricZonePriority)
+	chain = c.AddChain(&nftables.Chain{Name: chain.Name, Table: ip, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookPrerouting, Priority: &prio, Policy: &accept})
+	// The first zone set wins: a packet's later ones find it tracked.
+	for _, r := range []struct {
+		load expr.Any
+		set  *nftables.Set
+	}{
+		{&expr.Meta{Key: expr.MetaKeyIIF, Register: reg1}, zonesIn},
+		{&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}, zonesTo},
+	} {
+		c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: []expr.Any{
+			r.load,
+			&expr.Lookup{SourceRegister: reg1, SetName: r.set.Name, SetID: r.set.ID, IsDestRegSet: true, DestRegister: reg1},
+			&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
+			&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
+		}})
+	}
+	return nil
+}
+
+// zoneLinks are the links whose consumer router is the provider router,
+// one per endpoint interface.
+func zoneLinks(links map[string]routerLink) []routerLink {
 	seen := map[int]bool{}
+	var out []routerLink
 	for _, name := range slices.Sorted(maps.Keys(links)) {
 		lk := links[name]
-		if seen[lk.lbIndex] {
-			continue
+		if lk.sameRouter && !seen[lk.eniIndex] {
+			seen[lk.eniIndex] = true
+			out = append(out, lk)
 		}
-		seen[lk.lbIndex] = true
-		zone := binaryutil.BigEndian.PutUint32(uint32(lk.lbIndex)) // as nft prints it; turned around before use
-		a := lk.nodeAddr.As4()
-		in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lk.lbIndex)), Val: zone})
-		to = append(to, nftables.SetElement{Key: a[:], Val: zone})
 	}
-	return in, to
+	return out
 }
+
+// conntrackZone is the zone of an endpoint interface's veth: never 0, the
+// zone of everything else.
+func conntrackZone(ifindex int) uint16 { return uint16(1 + ifindex%0xffff) }
 
 // fabricChain is one chain of a fabric table.
 type fabricChain struct {

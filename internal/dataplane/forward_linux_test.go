@@ -472,6 +472,46 @@ func TestForwardingWithinOneVPC(t *testing.T) {
 	}
 }
 
+// An endpoint within the provider's VPC beside one from another VPC, both
+// to one load balancer interface and with the same address: the zone of the
+// first's consumer pass must not catch what the second's link brings, and
+// its arrival must not disturb the second's live connections.
+func TestForwardingWithinOneVPCBesideAnotherConsumer(t *testing.T) {
+	e := newFabricEnv(t)
+	// The target is not the provider's endpoint interface (a2x), as on AWS.
+	e.fwd.Ports[0].Targets = []netip.AddrPort{netip.MustParseAddrPort("10.77.1.10:8080")}
+	e.applyFwd(e.fwd)
+	live, liveR, _, _, err := e.connect(80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	within := Forwarding{ENI: "eni-a2x", VPC: e.provider.ID, Addr: e.fwd.Addr, IdleTimeout: time.Minute, Ports: []ForwardedPort{{
+		Port: 80, Node: "eni-b1x", NodeVPC: e.provider.ID, NodeAddr: netip.MustParseAddr("10.77.2.10"),
+		Targets: []netip.AddrPort{netip.MustParseAddrPort("10.77.1.10:8080")},
+	}}}
+	e.applyFwd(within)
+	fmt.Fprintf(live, "still here\n")
+	if got, err := liveR.ReadString('\n'); err != nil || got != "still here\n" {
+		t.Fatalf("the other consumer's live connection after the apply: %q, %v", got, err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := e.through("10.77.1.11:80"); err != nil {
+			t.Fatalf("other consumer, connection %d: %v", i, err)
+		}
+		c, err := e.dial("eni-a1x", "10.77.1.11:80", okTimeout)
+		if err != nil {
+			t.Fatalf("within the provider's VPC, connection %d: %v", i, err)
+		}
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		greeting, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil || !strings.HasPrefix(greeting, "10.77.1.10:8080 10.77.2.10:") {
+			t.Fatalf("within the provider's VPC, connection %d: greeting %q, %v", i, greeting, err)
+		}
+	}
+}
+
 // serveUDPPeer answers each datagram with "<its address> <peer address>".
 func (e *testEnv) serveUDPPeer(eniID, addr string) {
 	e.t.Helper()
