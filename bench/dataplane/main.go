@@ -593,9 +593,16 @@ func (b *bench) startServers(ctx context.Context) error {
 	b.procs = append(b.procs, cmd)
 	b.mu.Unlock()
 	serve := func(port int, handle func(net.Conn)) error {
-		ln, err := dataplane.ListenTCP(ctx, b.targetNS, net.JoinHostPort(b.targetIP, strconv.Itoa(port)))
-		if err != nil {
+		// Without keep-alive probes, like the load generator: they cost
+		// system calls per connection and the connections are short.
+		var ln net.Listener
+		err := dataplane.RunInNamespace(b.targetNS, func() error {
+			var err error
+			ln, err = (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", net.JoinHostPort(b.targetIP, strconv.Itoa(port)))
 			return err
+		})
+		if err != nil {
+			return fmt.Errorf("listen in %s: %w", b.targetNS, err)
 		}
 		b.mu.Lock()
 		b.lns = append(b.lns, ln)
