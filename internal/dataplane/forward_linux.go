@@ -596,13 +596,8 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 		}
 	}
-	for _, set := range []struct {
-		s     *nftables.Set
-		elems []nftables.SetElement
-	}{{linksMap, linkElems}, {snatMap, snatElems}} {
-		if err := fillSet(c, !full, set.s, set.elems); err != nil {
-			return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
-		}
+	if err := fillSets(c, !full, setFill{linksMap, linkElems}, setFill{snatMap, snatElems}); err != nil {
+		return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
 	}
 	if err := writeZones(c, ip, links, prev.zoned); err != nil {
 		return nil, fmt.Errorf("dataplane: fabric zones in %s: %w", rpNS, err)
@@ -690,14 +685,28 @@ func linkKeyOf(lk routerLink) []byte {
 	return append(key, make([]byte, int(linkKey.Bytes)-len(key))...)
 }
 
-// fillSet writes a set's elements: a new set, or an existing one flushed
-// and refilled (in the same batch, so lookups never see it empty).
-func fillSet(c *nftables.Conn, existing bool, set *nftables.Set, elems []nftables.SetElement) error {
-	if !existing {
-		return addSet(c, set, elems)
+// setFill is a set and the elements it is to hold.
+type setFill struct {
+	set   *nftables.Set
+	elems []nftables.SetElement
+}
+
+// fillSets writes each set's elements: a new set, or an existing one
+// flushed and refilled (in the same batch, so lookups never see it empty).
+func fillSets(c *nftables.Conn, existing bool, fills ...setFill) error {
+	for _, f := range fills {
+		if !existing {
+			if err := addSet(c, f.set, f.elems); err != nil {
+				return err
+			}
+			continue
+		}
+		c.FlushSet(f.set)
+		if err := addElements(c, f.set, f.elems); err != nil {
+			return err
+		}
 	}
-	c.FlushSet(set)
-	return addElements(c, set, elems)
+	return nil
 }
 
 // addSet adds a set and its elements in messages the kernel accepts.
@@ -755,16 +764,8 @@ func writeZones(c *nftables.Conn, ip *nftables.Table, links map[string]routerLin
 		in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lk.eniIndex)), Val: zoneValue(conntrackZone(lk.eniIndex))})
 		to = append(to, nftables.SetElement{Key: a[:], Val: zoneValue(conntrackZone(lk.eniIndex))})
 	}
-	for _, set := range []struct {
-		s     *nftables.Set
-		elems []nftables.SetElement
-	}{{zonesIn, in}, {zonesTo, to}} {
-		if err := fillSet(c, existed, set.s, set.elems); err != nil {
-			return err
-		}
-	}
-	if existed {
-		return nil
+	if err := fillSets(c, existed, setFill{zonesIn, in}, setFill{zonesTo, to}); err != nil || existed {
+		return err
 	}
 	accept := nftables.ChainPolicyAccept
 	prio := nftables.ChainPriority(fabricZonePriority)
