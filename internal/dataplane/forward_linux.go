@@ -17,14 +17,18 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 const (
-	// fabricTable is the nftables table (families ip and netdev) of the
-	// fabric in a provider router.
+	// fabricTable is the nftables table (family ip) of the fabric in a
+	// provider router.
 	fabricTable = "privlink-fabric"
+	// fabricRawTable holds the fabric's conntrack zones: the kernel takes
+	// the CT target only in a table of this name.
+	fabricRawTable = "raw"
 	// fabricRulePriority is the policy-rule priority of the per-link
 	// lookups, after the subnets' (rulePriority): only replies of fabric
 	// connections carry a link's mark, and they meet the subnet rules first.
@@ -52,11 +56,6 @@ type routerLink struct {
 	rules    []dnatRule // this link's ports
 	eniAddr  netip.Addr
 	idle     timeouts
-	// eniIndex is the endpoint interface's veth in the consumer router;
-	// sameRouter says that router is this one (one VPC is consumer and
-	// provider), whose pass of the consumer is then zoned.
-	eniIndex   int
-	sameRouter bool
 }
 
 // ApplyForwarding makes the kernel forward f's ports and nothing else of
@@ -264,12 +263,12 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 	l.links[rpNS][pName] = routerLink{
 		index: peer.Attrs().Index, peerMAC: eniLink.Attrs().HardwareAddr, lbLink: lbLink.Attrs().Name, lbIndex: lbLink.Attrs().Index,
 		nodeAddr: ports[0].NodeAddr, rules: sub.dnatRules(), eniAddr: f.Addr, idle: f.timeouts(),
-		eniIndex: eniLink.Attrs().Index, sameRouter: rcNS == rpNS,
 	}
-	if err := pruneRouterFabric(rp, rpNS, l.links[rpNS]); err != nil {
+	alive, err := pruneRouterFabric(rp, rpNS, l.links[rpNS])
+	if err != nil {
 		return nil, err
 	}
-	if err := l.writeRouterFabric(rp, rpNS, l.links[rpNS]); err != nil {
+	if err := l.writeRouterFabric(rp, rpNS, l.links[rpNS], alive); err != nil {
 		return nil, err
 	}
 	return link, nil
@@ -277,17 +276,20 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 
 // pruneRouterFabric forgets the links of a provider router whose provider
 // end is gone (the consumer router went with its VPC, say) and removes
-// fabric rules that name no existing link.
-func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) error {
+// fabric rules that name no existing link. It returns the conntrack zones
+// of the links that exist.
+func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) (aliveZones map[uint16]bool, err error) {
 	all, err := rp.nl.LinkList()
 	if err != nil {
-		return fmt.Errorf("dataplane: list links in %s: %w", rpNS, err)
+		return nil, fmt.Errorf("dataplane: list links in %s: %w", rpNS, err)
 	}
 	alive := map[uint32]bool{}
+	aliveZones = map[uint16]bool{}
 	names := map[string]bool{}
 	for _, link := range all {
 		if strings.HasPrefix(link.Attrs().Name, fabricProviderPrefix) {
 			alive[fabricMark(link.Attrs().Index)] = true
+			aliveZones[conntrackZone(link.Attrs().Index)] = true
 			names[link.Attrs().Name] = true
 		}
 	}
@@ -298,16 +300,16 @@ func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) e
 	}
 	rules, err := rp.nl.RuleList(netlink.FAMILY_V4)
 	if err != nil {
-		return fmt.Errorf("dataplane: list rules in %s: %w", rpNS, err)
+		return nil, fmt.Errorf("dataplane: list rules in %s: %w", rpNS, err)
 	}
 	for _, r := range rules {
 		if r.Priority == fabricRulePriority && !alive[r.Mark] {
 			if err := dropFabricRoute(rp, rpNS, r.Mark); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return aliveZones, nil
 }
 
 // dropRouterLinks deletes the fabric links of a consumer router that drop
@@ -357,10 +359,11 @@ func (l *Linux) dropRouterLink(rc nsHandles, rcNS string, link netlink.Link, eni
 		defer rp.close()
 		if links := l.links[rpNS]; links != nil {
 			delete(links, pName)
-			if err := pruneRouterFabric(rp, rpNS, links); err != nil {
+			alive, err := pruneRouterFabric(rp, rpNS, links)
+			if err != nil {
 				return nil, err
 			}
-			if err := l.writeRouterFabric(rp, rpNS, links); err != nil {
+			if err := l.writeRouterFabric(rp, rpNS, links, alive); err != nil {
 				return nil, err
 			}
 		}
@@ -476,7 +479,9 @@ func timeoutName(proto byte, seconds int) string {
 // process last wrote it: its link chains and its timeout objects.
 type fabricTables struct {
 	chains, timeouts map[string]bool
-	zoned            bool // the zone chain and its maps exist
+	// kept are zone elements of links found in the kernel but not written
+	// by this process yet: after a restart, until each is applied again.
+	kept []nftables.SetElement
 }
 
 // writeRouterFabric brings a provider router's fabric table to the links
@@ -492,11 +497,13 @@ type fabricTables struct {
 //
 // The first write of a process replaces the table; later ones change maps
 // and link chains only, as registering a base chain's hooks makes the
-// kernel wait for every CPU.
-func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) error {
+// kernel wait for every CPU. The zones of links this process has not
+// written yet but which exist (aliveZones) are kept from the kernel, so a
+// restart does not cut their connections.
+func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink, aliveZones map[uint16]bool) error {
 	prev := l.fabric[rpNS]
 	delete(l.fabric, rpNS) // unknown until this write succeeds
-	next, err := writeFabricTables(rp, rpNS, links, prev)
+	next, err := writeFabricTables(rp, rpNS, links, prev, aliveZones)
 	if err != nil {
 		return err
 	}
@@ -506,18 +513,26 @@ func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]ro
 	return nil
 }
 
-func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, prev *fabricTables) (*fabricTables, error) {
+func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, prev *fabricTables, aliveZones map[uint16]bool) (*fabricTables, error) {
 	c, err := nftables.New(nftables.WithNetNSFd(int(rp.ns)), nftables.WithSockOptions(largeBatches))
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: nftables conn: %w", err)
 	}
 	ip := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
+	raw := &nftables.Table{Name: fabricRawTable, Family: nftables.TableFamilyIPv4}
+	zonesMap := &nftables.Set{Table: raw, Name: "zones", ID: 4, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeMark}
+	var kept []nftables.SetElement
+	if prev != nil {
+		kept = prev.kept
+	} else if elems, err := c.GetSetElements(zonesMap); err == nil {
+		kept = elems // none when the table is not there yet
+	}
 	// Builds before this one marked links in a netdev table; a full write
 	// removes it with the rest.
 	legacy := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyNetdev}
 	full := prev == nil || len(links) == 0
 	if full {
-		for _, t := range []*nftables.Table{legacy, ip} {
+		for _, t := range []*nftables.Table{legacy, ip, raw} {
 			c.AddTable(t)
 			c.DelTable(t)
 		}
@@ -530,6 +545,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	}
 	if full {
 		c.AddTable(ip)
+		c.AddTable(raw)
 		prev = &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
 	}
 	next := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
@@ -572,7 +588,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	}
 	linksMap := &nftables.Set{Table: ip, Name: "links", ID: 2, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeVerdict}
 	snatMap := &nftables.Set{Table: ip, Name: "snat", ID: 3, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeIPAddr}
-	var linkElems, snatElems []nftables.SetElement
+	var linkElems, snatElems, zoneElems []nftables.SetElement
 	var linkChains []fabricChain
 	for _, n := range names {
 		lk := links[n]
@@ -581,6 +597,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		a := lk.nodeAddr.As4()
 		linkElems = append(linkElems, nftables.SetElement{Key: linkKeyOf(lk), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
 		snatElems = append(snatElems, nftables.SetElement{Key: m, Val: a[:]})
+		zoneElems = append(zoneElems, nftables.SetElement{Key: linkKeyOf(lk), Val: binaryutil.NativeEndian.PutUint32(uint32(conntrackZone(lk.index)))})
 		linkChains = append(linkChains, fabricChain{name: chain, rules: linkChainExprs(lk)})
 		next.chains[chain] = true
 	}
@@ -596,13 +613,11 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 		}
 	}
-	if err := fillSets(c, !full, setFill{linksMap, linkElems}, setFill{snatMap, snatElems}); err != nil {
+	next.kept = keptZones(kept, zoneElems, aliveZones)
+	zoneElems = append(zoneElems, next.kept...)
+	if err := fillSets(c, !full, setFill{linksMap, linkElems}, setFill{snatMap, snatElems}, setFill{zonesMap, zoneElems}); err != nil {
 		return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
 	}
-	if err := writeZones(c, ip, links, prev.zoned); err != nil {
-		return nil, fmt.Errorf("dataplane: fabric zones in %s: %w", rpNS, err)
-	}
-	next.zoned = len(zoneLinks(links)) > 0
 	// Chains of links that went, once the map no longer names them.
 	for name := range prev.chains {
 		if !next.chains[name] {
@@ -610,10 +625,14 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		}
 	}
 	if full {
-		for _, ch := range baseFabricChains(linksMap, snatMap) {
-			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: ip, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
+		for _, ch := range baseFabricChains(linksMap, snatMap, zonesMap) {
+			t := ip
+			if ch.raw {
+				t = raw
+			}
+			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: t, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
 			for _, e := range ch.rules {
-				c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
+				c.AddRule(&nftables.Rule{Table: t, Chain: chain, Exprs: e})
 			}
 		}
 	}
@@ -625,7 +644,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 
 // baseFabricChains are the hooked chains of a provider router's fabric
 // table, written once; the maps they look up follow the links.
-func baseFabricChains(linksMap, snatMap *nftables.Set) []fabricChain {
+func baseFabricChains(linksMap, snatMap, zonesMap *nftables.Set) []fabricChain {
 	prio := func(p int32) *nftables.ChainPriority { v := nftables.ChainPriority(p); return &v }
 	// Conditions, in the router table's match model.
 	fabricConn := nftMatch{Field: fieldCtMark, Mask: fabricMarkMask, Value: fabricMarkBase} // the connection mark names a link
@@ -638,6 +657,22 @@ func baseFabricChains(linksMap, snatMap *nftables.Set) []fabricChain {
 		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
 	}
 	return []fabricChain{
+		// What a link brings is looked up, and tracked, in a conntrack zone
+		// of the link's own, in the original direction only: two consumers
+		// whose clients and endpoint interfaces have the same addresses and
+		// ports (alike VPCs), or the consumer's and the load balancer's pass
+		// of one connection through one router (an endpoint in the
+		// provider's own VPC), are then different connections. Replies, to
+		// the load balancer's address and a port the translation keeps
+		// unique, are found in the common zone. The zone is the packet mark
+		// when conntrack looks (the router sets its own mark later).
+		{name: "zone", raw: true, kind: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: prio(fabricZonePriority), rules: [][]expr.Any{{
+			&expr.Meta{Key: expr.MetaKeyIIF, Register: reg32(0)},
+			&expr.Payload{DestRegister: reg32(1), Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+			&expr.Lookup{SourceRegister: reg32(0), SetName: zonesMap.Name, SetID: zonesMap.ID, IsDestRegSet: true, DestRegister: reg1},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg1},
+			ctZoneFromMarkOriginal(),
+		}}},
 		// A new connection that came over a link, named by the veth it was
 		// redirected to and its source MAC (the consumer router's end of
 		// the endpoint interface), goes to the link's chain: it takes the
@@ -726,90 +761,47 @@ func addElements(c *nftables.Conn, set *nftables.Set, elems []nftables.SetElemen
 	return nil
 }
 
-// writeZones gives the consumer's pass of every link within one router a
-// conntrack zone of its own. When the consumer and provider VPCs are one, a
-// forwarded connection passes the router twice with the same addresses: as
-// the client's packet to the endpoint interface, then, over the link, as
-// the load balancer's. A zone by the endpoint interface's address (the
-// client's packets) and veth (what is redirected back to arrive from it)
-// keeps the first pass apart; what arrives over a link, on a load balancer
-// veth, is first put in zone 0, the provider's. Only a router with such
-// links has the chain, so its lookups cost no other router a thing.
-func writeZones(c *nftables.Conn, ip *nftables.Table, links map[string]routerLink, existed bool) error {
-	zonesIn := &nftables.Set{Table: ip, Name: "zones-in", ID: 4, KeyType: nftables.TypeIFIndex, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeInteger}
-	zonesTo := &nftables.Set{Table: ip, Name: "zones-to", ID: 5, KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeInteger}
-	chain := &nftables.Chain{Name: "zone", Table: ip}
-	zoned := zoneLinks(links)
-	if len(zoned) == 0 {
-		if existed {
-			c.DelChain(chain)
-			c.DelSet(zonesIn)
-			c.DelSet(zonesTo)
-		}
-		return nil
-	}
-	// Host order, whose low 16 bits the kernel loads as the zone; stored
-	// big-endian, as nft prints it, and turned around in the rule.
-	zoneValue := func(z uint16) []byte { return binaryutil.BigEndian.PutUint32(uint32(z)) }
-	var in, to []nftables.SetElement
-	lbs := map[int]bool{}
-	for _, name := range slices.Sorted(maps.Keys(links)) {
-		if lb := links[name].lbIndex; !lbs[lb] {
-			lbs[lb] = true
-			in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lb)), Val: zoneValue(0)})
-		}
-	}
-	for _, lk := range zoned {
-		a := lk.eniAddr.As4()
-		in = append(in, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(lk.eniIndex)), Val: zoneValue(conntrackZone(lk.eniIndex))})
-		to = append(to, nftables.SetElement{Key: a[:], Val: zoneValue(conntrackZone(lk.eniIndex))})
-	}
-	if err := fillSets(c, existed, setFill{zonesIn, in}, setFill{zonesTo, to}); err != nil || existed {
-		return err
-	}
-	accept := nftables.ChainPolicyAccept
-	prio := nftables.ChainPriority(fabricZonePriority)
-	chain = c.AddChain(&nftables.Chain{Name: chain.Name, Table: ip, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookPrerouting, Priority: &prio, Policy: &accept})
-	// The first zone set wins: a packet's later ones find it tracked.
-	for _, r := range []struct {
-		load expr.Any
-		set  *nftables.Set
-	}{
-		{&expr.Meta{Key: expr.MetaKeyIIF, Register: reg1}, zonesIn},
-		{&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}, zonesTo},
-	} {
-		c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: []expr.Any{
-			r.load,
-			&expr.Lookup{SourceRegister: reg1, SetName: r.set.Name, SetID: r.set.ID, IsDestRegSet: true, DestRegister: reg1},
-			&expr.Byteorder{SourceRegister: reg1, DestRegister: reg1, Op: expr.ByteorderNtoh, Len: 4, Size: 4},
-			&expr.Ct{Key: expr.CtKeyZONE, SourceRegister: true, Register: reg1},
-		}})
-	}
-	return nil
+// ctZoneFromMarkOriginal is iptables' "CT --zone-orig mark": the packet's
+// connection is looked up in the zone its mark names, in the original
+// direction only. nftables' own "ct original zone set" cannot be written
+// through the netlink library (it sends no direction for zones), so the
+// xtables target is used, which the kernel runs inside nftables too, in a
+// table named raw only.
+func ctZoneFromMarkOriginal() *expr.Target {
+	const (
+		zoneDirOrig = 1 << 2 // XT_CT_ZONE_DIR_ORIG
+		zoneMark    = 1 << 4 // XT_CT_ZONE_MARK
+		infoSize    = 72     // struct xt_ct_target_info_v1, with the kernel's pointer
+	)
+	info := make(xt.Unknown, infoSize)
+	copy(info[0:2], binaryutil.NativeEndian.PutUint16(zoneDirOrig|zoneMark))
+	return &expr.Target{Name: "CT", Rev: 2, Info: &info}
 }
 
-// zoneLinks are the links whose consumer router is the provider router,
-// one per endpoint interface.
-func zoneLinks(links map[string]routerLink) []routerLink {
-	seen := map[int]bool{}
-	var out []routerLink
-	for _, name := range slices.Sorted(maps.Keys(links)) {
-		lk := links[name]
-		if lk.sameRouter && !seen[lk.eniIndex] {
-			seen[lk.eniIndex] = true
-			out = append(out, lk)
+// keptZones are the elements of kept whose link still exists and which
+// written does not have.
+func keptZones(kept, written []nftables.SetElement, aliveZones map[uint16]bool) []nftables.SetElement {
+	have := map[string]bool{}
+	for _, e := range written {
+		have[string(e.Key)] = true
+	}
+	var out []nftables.SetElement
+	for _, e := range kept {
+		if len(e.Val) == 4 && aliveZones[uint16(binaryutil.NativeEndian.Uint32(e.Val))] && !have[string(e.Key)] {
+			out = append(out, nftables.SetElement{Key: e.Key, Val: e.Val})
 		}
 	}
 	return out
 }
 
-// conntrackZone is the zone of an endpoint interface's veth: never 0, the
-// zone of everything else.
+// conntrackZone is the zone of a link, by its provider end's interface
+// index: never 0, the zone of everything else.
 func conntrackZone(ifindex int) uint16 { return uint16(1 + ifindex%0xffff) }
 
 // fabricChain is one chain of a fabric table.
 type fabricChain struct {
 	name  string
+	raw   bool // in the raw table
 	kind  nftables.ChainType
 	hook  *nftables.ChainHook
 	prio  *nftables.ChainPriority

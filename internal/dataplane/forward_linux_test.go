@@ -512,6 +512,52 @@ func TestForwardingWithinOneVPCBesideAnotherConsumer(t *testing.T) {
 	}
 }
 
+// Two consumer VPCs laid out alike reach one load balancer interface: their
+// clients' connections carry the same addresses and ports, yet are two
+// connections, each answered over its own link.
+func TestForwardingTwoConsumersWithTheSameAddresses(t *testing.T) {
+	e := newFabricEnv(t)
+	e.fwd.Ports[0].Targets = []netip.AddrPort{netip.MustParseAddrPort("10.77.1.10:8080")}
+	other := e.baseVPC()
+	other.ID = e.fwd.VPC + "y"
+	for i := range other.Interfaces {
+		other.Interfaces[i].ID += "y"
+	}
+	e.apply(other)
+	second := e.fwd
+	second.ENI, second.VPC = "eni-a2y", other.ID
+	e.applyFwd(e.fwd)
+	e.applyFwd(second)
+	var readers []*bufio.Reader
+	var conns []net.Conn
+	for _, client := range []string{"eni-a1", "eni-a1y"} {
+		var c net.Conn
+		err := RunInNamespace(e.l.InterfaceNamespace(client), func() error {
+			d := net.Dialer{Timeout: okTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.77.1.10"), Port: 40000}}
+			var err error
+			c, err = d.Dial("tcp", "10.77.1.11:80")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("client %s: %v", client, err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		r := bufio.NewReader(c)
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatalf("client %s: greeting: %v", client, err)
+		}
+		conns, readers = append(conns, c), append(readers, r)
+	}
+	for i, c := range conns {
+		line := fmt.Sprintf("from client %d\n", i)
+		fmt.Fprint(c, line)
+		if got, err := readers[i].ReadString('\n'); err != nil || got != line {
+			t.Fatalf("client %d: echo %q, %v", i, got, err)
+		}
+	}
+}
+
 // serveUDPPeer answers each datagram with "<its address> <peer address>".
 func (e *testEnv) serveUDPPeer(eniID, addr string) {
 	e.t.Helper()
