@@ -521,23 +521,31 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	ip := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
 	raw := &nftables.Table{Name: fabricRawTable, Family: nftables.TableFamilyIPv4}
 	zonesMap := &nftables.Set{Table: raw, Name: "zones", ID: 4, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeMark}
+	names := slices.Sorted(maps.Keys(links))
+	var zoneElems []nftables.SetElement
+	for _, n := range names {
+		lk := links[n]
+		zoneElems = append(zoneElems, nftables.SetElement{Key: linkKeyOf(lk), Val: binaryutil.NativeEndian.PutUint32(uint32(conntrackZone(lk.index)))})
+	}
 	var kept []nftables.SetElement
 	if prev != nil {
 		kept = prev.kept
 	} else if elems, err := c.GetSetElements(zonesMap); err == nil {
 		kept = elems // none when the table is not there yet
 	}
+	kept = keptZones(kept, zoneElems, aliveZones)
 	// Builds before this one marked links in a netdev table; a full write
 	// removes it with the rest.
 	legacy := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyNetdev}
-	full := prev == nil || len(links) == 0
+	empty := len(links) == 0 && len(kept) == 0
+	full := prev == nil || empty
 	if full {
 		for _, t := range []*nftables.Table{legacy, ip, raw} {
 			c.AddTable(t)
 			c.DelTable(t)
 		}
 	}
-	if len(links) == 0 {
+	if empty {
 		if err := c.Flush(); err != nil {
 			return nil, fmt.Errorf("dataplane: delete fabric tables in %s: %w", rpNS, err)
 		}
@@ -548,8 +556,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		c.AddTable(raw)
 		prev = &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
 	}
-	next := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
-	names := slices.Sorted(maps.Keys(links))
+	next := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}, kept: kept}
 	accept := nftables.ChainPolicyAccept
 
 	// Timeouts, the maps, the chains.
@@ -588,7 +595,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	}
 	linksMap := &nftables.Set{Table: ip, Name: "links", ID: 2, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeVerdict}
 	snatMap := &nftables.Set{Table: ip, Name: "snat", ID: 3, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeIPAddr}
-	var linkElems, snatElems, zoneElems []nftables.SetElement
+	var linkElems, snatElems []nftables.SetElement
 	var linkChains []fabricChain
 	for _, n := range names {
 		lk := links[n]
@@ -597,7 +604,6 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		a := lk.nodeAddr.As4()
 		linkElems = append(linkElems, nftables.SetElement{Key: linkKeyOf(lk), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
 		snatElems = append(snatElems, nftables.SetElement{Key: m, Val: a[:]})
-		zoneElems = append(zoneElems, nftables.SetElement{Key: linkKeyOf(lk), Val: binaryutil.NativeEndian.PutUint32(uint32(conntrackZone(lk.index)))})
 		linkChains = append(linkChains, fabricChain{name: chain, rules: linkChainExprs(lk)})
 		next.chains[chain] = true
 	}
@@ -613,8 +619,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 		}
 	}
-	next.kept = keptZones(kept, zoneElems, aliveZones)
-	zoneElems = append(zoneElems, next.kept...)
+	zoneElems = append(zoneElems, kept...)
 	if err := fillSets(c, !full, setFill{linksMap, linkElems}, setFill{snatMap, snatElems}, setFill{zonesMap, zoneElems}); err != nil {
 		return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
 	}

@@ -407,8 +407,8 @@ func TestForwardingSharedLoadBalancer(t *testing.T) {
 // After a restart the controllers apply each endpoint interface again, one
 // at a time. The first apply rewrites the provider router's fabric tables
 // without the others' links; their established connections carry on (the
-// kernel keeps each connection's translation), and their new ones work
-// again once applied.
+// kernel keeps each connection's translation, and their links keep their
+// conntrack zones), and their new ones work again once applied.
 func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	e := newFabricEnv(t)
 	second := e.second()
@@ -434,6 +434,15 @@ func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	fmt.Fprintf(c, "still here\n")
 	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
 		t.Fatalf("connection through the endpoint not yet applied again: %q, %v", got, err)
+	}
+	// Removing the only endpoint applied since leaves the fabric to the
+	// other's connections.
+	if err := restarted.RemoveForwarding(context.Background(), e.fwd.ENI); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "and here\n")
+	if got, err := r.ReadString('\n'); err != nil || got != "and here\n" {
+		t.Fatalf("after the other endpoint was removed: %q, %v", got, err)
 	}
 	if err := restarted.ApplyForwarding(context.Background(), second); err != nil {
 		t.Fatal(err)
