@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/vishvananda/netlink"
 )
 
@@ -663,5 +665,44 @@ func TestForwardingNodeChangeCutsOldConnections(t *testing.T) {
 	c2.Close()
 	if !strings.HasPrefix(peer, "10.77.1.10:") {
 		t.Fatalf("target saw %s, want the new load balancer interface 10.77.1.10", peer)
+	}
+}
+
+func TestKeptZones(t *testing.T) {
+	zone := func(z uint32) []byte { return binaryutil.NativeEndian.PutUint32(z) }
+	elem := func(key string, z uint32) nftables.SetElement {
+		return nftables.SetElement{Key: []byte(key), Val: zone(z)}
+	}
+	tests := []struct {
+		name    string
+		kept    []nftables.SetElement
+		written []nftables.SetElement
+		alive   map[uint16]bool
+		want    []string // keys kept
+	}{
+		{"a link that still exists is kept", []nftables.SetElement{elem("a", 7)}, nil, map[uint16]bool{7: true}, []string{"a"}},
+		{"a link that is gone is dropped", []nftables.SetElement{elem("a", 7)}, nil, map[uint16]bool{8: true}, nil},
+		{"a link written again is not kept twice", []nftables.SetElement{elem("a", 7), elem("b", 8)}, []nftables.SetElement{elem("a", 7)}, map[uint16]bool{7: true, 8: true}, []string{"b"}},
+		{"a malformed value is dropped", []nftables.SetElement{{Key: []byte("a"), Val: []byte{7}}}, nil, map[uint16]bool{7: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, e := range keptZones(tt.kept, tt.written, tt.alive) {
+				got = append(got, string(e.Key))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("kept %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLinkKeyOf(t *testing.T) {
+	mac := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
+	key := linkKeyOf(routerLink{lbIndex: 9, peerMAC: mac})
+	want := append(append(binaryutil.NativeEndian.PutUint32(9), mac...), 0, 0)
+	if !slices.Equal(key, want) || len(key) != int(linkKey.Bytes) {
+		t.Fatalf("key %x (%d bytes), want %x (%d bytes, as the lookup loads an interface index and a padded MAC)", key, len(key), want, linkKey.Bytes)
 	}
 }
