@@ -276,20 +276,18 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 
 // pruneRouterFabric forgets the links of a provider router whose provider
 // end is gone (the consumer router went with its VPC, say) and removes
-// fabric rules that name no existing link. It returns the conntrack zones
-// of the links that exist.
-func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) (aliveZones map[uint16]bool, err error) {
+// fabric rules that name no existing link. It returns the provider ends'
+// interface indexes of the links that exist.
+func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) (alive map[int]bool, err error) {
 	all, err := rp.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: list links in %s: %w", rpNS, err)
 	}
-	alive := map[uint32]bool{}
-	aliveZones = map[uint16]bool{}
+	alive = map[int]bool{}
 	names := map[string]bool{}
 	for _, link := range all {
 		if strings.HasPrefix(link.Attrs().Name, fabricProviderPrefix) {
-			alive[fabricMark(link.Attrs().Index)] = true
-			aliveZones[conntrackZone(link.Attrs().Index)] = true
+			alive[link.Attrs().Index] = true
 			names[link.Attrs().Name] = true
 		}
 	}
@@ -303,13 +301,13 @@ func pruneRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink) (
 		return nil, fmt.Errorf("dataplane: list rules in %s: %w", rpNS, err)
 	}
 	for _, r := range rules {
-		if r.Priority == fabricRulePriority && !alive[r.Mark] {
+		if r.Priority == fabricRulePriority && !alive[int(r.Mark&fabricIndexMax)] {
 			if err := dropFabricRoute(rp, rpNS, r.Mark); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return aliveZones, nil
+	return alive, nil
 }
 
 // dropRouterLinks deletes the fabric links of a consumer router that drop
@@ -479,9 +477,9 @@ func timeoutName(proto byte, seconds int) string {
 // process last wrote it: its link chains and its timeout objects.
 type fabricTables struct {
 	chains, timeouts map[string]bool
-	// kept are zone elements of links found in the kernel but not written
-	// by this process yet: after a restart, until each is applied again.
-	kept []nftables.SetElement
+	// kept is what the kernel held for links this process has not written
+	// yet: after a restart, until each is applied again.
+	kept keptElems
 }
 
 // writeRouterFabric brings a provider router's fabric table to the links
@@ -497,13 +495,15 @@ type fabricTables struct {
 //
 // The first write of a process replaces the table; later ones change maps
 // and link chains only, as registering a base chain's hooks makes the
-// kernel wait for every CPU. The zones of links this process has not
-// written yet but which exist (aliveZones) are kept from the kernel, so a
-// restart does not cut their connections.
-func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink, aliveZones map[uint16]bool) error {
+// kernel wait for every CPU. After a restart, links this process has not
+// written yet but which exist (alive, by their provider end's index) keep
+// what the kernel holds for them: with tables of this build's layout their
+// translation, so new connections carry on; otherwise their zones, so
+// established ones do.
+func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]routerLink, alive map[int]bool) error {
 	prev := l.fabric[rpNS]
 	delete(l.fabric, rpNS) // unknown until this write succeeds
-	next, err := writeFabricTables(rp, rpNS, links, prev, aliveZones)
+	next, err := writeFabricTables(rp, rpNS, links, prev, alive)
 	if err != nil {
 		return err
 	}
@@ -513,7 +513,7 @@ func (l *Linux) writeRouterFabric(rp nsHandles, rpNS string, links map[string]ro
 	return nil
 }
 
-func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, prev *fabricTables, aliveZones map[uint16]bool) (*fabricTables, error) {
+func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, prev *fabricTables, alive map[int]bool) (*fabricTables, error) {
 	c, err := nftables.New(nftables.WithNetNSFd(int(rp.ns)), nftables.WithSockOptions(largeBatches))
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: nftables conn: %w", err)
@@ -521,23 +521,35 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	ip := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
 	raw := &nftables.Table{Name: fabricRawTable, Family: nftables.TableFamilyIPv4}
 	zonesMap := &nftables.Set{Table: raw, Name: "zones", ID: 4, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeMark}
+	linksMap := &nftables.Set{Table: ip, Name: "links", ID: 2, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeVerdict}
+	snatMap := &nftables.Set{Table: ip, Name: "snat", ID: 3, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeIPAddr}
 	names := slices.Sorted(maps.Keys(links))
-	var zoneElems []nftables.SetElement
+	var written keptElems
+	var linkElems []nftables.SetElement
 	for _, n := range names {
 		lk := links[n]
-		zoneElems = append(zoneElems, nftables.SetElement{Key: linkKeyOf(lk), Val: binaryutil.NativeEndian.PutUint32(uint32(conntrackZone(lk.index)))})
+		chain := "link-" + strconv.Itoa(lk.index)
+		a := lk.nodeAddr.As4()
+		linkElems = append(linkElems, nftables.SetElement{Key: linkKeyOf(lk), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
+		written.snat = append(written.snat, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(fabricMark(lk.index)), Val: a[:]})
+		written.zones = append(written.zones, nftables.SetElement{Key: linkKeyOf(lk), Val: binaryutil.NativeEndian.PutUint32(uint32(conntrackZone(lk.index)))})
 	}
-	var kept []nftables.SetElement
-	if prev != nil {
+	var kept keptElems
+	switch {
+	case prev != nil:
 		kept = prev.kept
-	} else if elems, err := c.GetSetElements(zonesMap); err == nil {
-		kept = elems // none when the table is not there yet
+	default:
+		if adopted := readFabricTables(c, ip, snatMap, zonesMap); adopted != nil {
+			prev, kept = adopted, adopted.kept
+		} else if elems, err := c.GetSetElements(zonesMap); err == nil {
+			kept.zones = elems // none when the table is not there yet
+		}
 	}
-	kept = keptZones(kept, zoneElems, aliveZones)
+	kept = kept.still(alive, written)
 	// Builds before this one marked links in a netdev table; a full write
 	// removes it with the rest.
 	legacy := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyNetdev}
-	empty := len(links) == 0 && len(kept) == 0
+	empty := len(links) == 0 && kept.none()
 	full := prev == nil || empty
 	if full {
 		for _, t := range []*nftables.Table{legacy, ip, raw} {
@@ -557,6 +569,20 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 		prev = &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
 	}
 	next := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}, kept: kept}
+	if kept.translated {
+		// A kept link goes on to its chain, as the kernel has it.
+		byZone := map[uint16]int{}
+		for i := range alive {
+			byZone[conntrackZone(i)] = i
+		}
+		for _, e := range kept.zones {
+			chain := "link-" + strconv.Itoa(byZone[uint16(binaryutil.NativeEndian.Uint32(e.Val))])
+			if prev.chains[chain] {
+				next.chains[chain] = true
+				linkElems = append(linkElems, nftables.SetElement{Key: e.Key, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
+			}
+		}
+	}
 	accept := nftables.ChainPolicyAccept
 
 	// Timeouts, the maps, the chains.
@@ -593,17 +619,10 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	for name := range prev.timeouts {
 		next.timeouts[name] = true
 	}
-	linksMap := &nftables.Set{Table: ip, Name: "links", ID: 2, KeyType: linkKey, Concatenation: true, IsMap: true, DataType: nftables.TypeVerdict}
-	snatMap := &nftables.Set{Table: ip, Name: "snat", ID: 3, KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, IsMap: true, DataType: nftables.TypeIPAddr}
-	var linkElems, snatElems []nftables.SetElement
 	var linkChains []fabricChain
 	for _, n := range names {
 		lk := links[n]
-		m := binaryutil.NativeEndian.PutUint32(fabricMark(lk.index))
 		chain := "link-" + strconv.Itoa(lk.index)
-		a := lk.nodeAddr.As4()
-		linkElems = append(linkElems, nftables.SetElement{Key: linkKeyOf(lk), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
-		snatElems = append(snatElems, nftables.SetElement{Key: m, Val: a[:]})
 		linkChains = append(linkChains, fabricChain{name: chain, rules: linkChainExprs(lk)})
 		next.chains[chain] = true
 	}
@@ -619,8 +638,10 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: e})
 		}
 	}
-	zoneElems = append(zoneElems, kept...)
-	if err := fillSets(c, !full, setFill{linksMap, linkElems}, setFill{snatMap, snatElems}, setFill{zonesMap, zoneElems}); err != nil {
+	if err := fillSets(c, !full,
+		setFill{linksMap, linkElems},
+		setFill{snatMap, append(written.snat, kept.snat...)},
+		setFill{zonesMap, append(written.zones, kept.zones...)}); err != nil {
 		return nil, fmt.Errorf("dataplane: fabric map in %s: %w", rpNS, err)
 	}
 	// Chains of links that went, once the map no longer names them.
@@ -637,7 +658,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			}
 			chain := c.AddChain(&nftables.Chain{Name: ch.name, Table: t, Type: ch.kind, Hooknum: ch.hook, Priority: ch.prio, Policy: &accept})
 			for _, e := range ch.rules {
-				c.AddRule(&nftables.Rule{Table: t, Chain: chain, Exprs: e})
+				c.AddRule(&nftables.Rule{Table: t, Chain: chain, Exprs: e, UserData: ch.userData})
 			}
 		}
 	}
@@ -684,7 +705,7 @@ func baseFabricChains(linksMap, snatMap, zonesMap *nftables.Set) []fabricChain {
 		// link as its connection mark and is translated there. A NAT chain
 		// sees only a connection's first packet, so this costs the packets
 		// after it nothing.
-		{name: "dnat", kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, rules: [][]expr.Any{{
+		{name: "dnat", userData: []byte(fabricLayout), kind: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest, rules: [][]expr.Any{{
 			&expr.Meta{Key: expr.MetaKeyIIF, Register: reg32(0)},
 			&expr.Payload{DestRegister: reg32(1), Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
 			&expr.Lookup{SourceRegister: reg32(0), SetName: linksMap.Name, SetID: linksMap.ID, IsDestRegSet: true, DestRegister: 0},
@@ -783,20 +804,94 @@ func ctZoneFromMarkOriginal() *expr.Target {
 	return &expr.Target{Name: "CT", Rev: 2, Info: &info}
 }
 
-// keptZones are the elements of kept whose link still exists and which
-// written does not have.
-func keptZones(kept, written []nftables.SetElement, aliveZones map[uint16]bool) []nftables.SetElement {
-	have := map[string]bool{}
-	for _, e := range written {
-		have[string(e.Key)] = true
+// keptElems are elements of the fabric's maps, kept for links this process
+// has not written: their zones, and when translated their translations'
+// source addresses (their link chains stay as the kernel has them).
+type keptElems struct {
+	snat, zones []nftables.SetElement
+	translated  bool
+}
+
+func (k keptElems) none() bool { return len(k.snat)+len(k.zones) == 0 }
+
+// still keeps the elements whose link exists (alive, by its provider end's
+// index) and which written does not have.
+func (k keptElems) still(alive map[int]bool, written keptElems) keptElems {
+	zones := map[uint16]bool{}
+	for i := range alive {
+		zones[conntrackZone(i)] = true
 	}
-	var out []nftables.SetElement
-	for _, e := range kept {
-		if len(e.Val) == 4 && aliveZones[uint16(binaryutil.NativeEndian.Uint32(e.Val))] && !have[string(e.Key)] {
-			out = append(out, nftables.SetElement{Key: e.Key, Val: e.Val})
+	keep := func(kept, written []nftables.SetElement, live func(nftables.SetElement) bool) []nftables.SetElement {
+		have := map[string]bool{}
+		for _, e := range written {
+			have[string(e.Key)] = true
+		}
+		var out []nftables.SetElement
+		for _, e := range kept {
+			if live(e) && !have[string(e.Key)] {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	return keptElems{
+		translated: k.translated,
+		snat: keep(k.snat, written.snat, func(e nftables.SetElement) bool {
+			if len(e.Key) != 4 {
+				return false
+			}
+			m := binaryutil.NativeEndian.Uint32(e.Key)
+			return m&fabricMarkMask == fabricMarkBase && alive[int(m&fabricIndexMax)]
+		}),
+		zones: keep(k.zones, written.zones, func(e nftables.SetElement) bool {
+			return len(e.Val) == 4 && zones[uint16(binaryutil.NativeEndian.Uint32(e.Val))]
+		}),
+	}
+}
+
+// fabricLayout names the layout of the fabric tables this build writes. It
+// is the user data of the dnat chain's rule: a process adopts only tables
+// of its own layout. Change it whenever the tables change.
+const fabricLayout = "privlink-fabric/3"
+
+// readFabricTables reads what a provider router's fabric tables hold, when
+// they have this build's layout: their link chains, timeout objects and the
+// maps' elements, all kept (see still). It returns nil otherwise.
+func readFabricTables(c *nftables.Conn, ip *nftables.Table, snatMap, zonesMap *nftables.Set) *fabricTables {
+	rules, err := c.GetRules(ip, &nftables.Chain{Name: "dnat", Table: ip})
+	if err != nil || len(rules) != 1 || string(rules[0].UserData) != fabricLayout {
+		return nil
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil
+	}
+	objs, err := c.GetNamedObjects(ip)
+	if err != nil {
+		return nil
+	}
+	t := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
+	for _, ch := range chains {
+		if ch.Table.Name == fabricTable && strings.HasPrefix(ch.Name, "link-") {
+			t.chains[ch.Name] = true
 		}
 	}
-	return out
+	for _, o := range objs {
+		if n, ok := o.(*nftables.NamedObj); ok {
+			t.timeouts[n.Name] = true
+		}
+	}
+	// The links map's verdicts do not read back; a link's zone names it.
+	for _, m := range []struct {
+		set  *nftables.Set
+		into *[]nftables.SetElement
+	}{{snatMap, &t.kept.snat}, {zonesMap, &t.kept.zones}} {
+		if *m.into, err = c.GetSetElements(m.set); err != nil {
+			return nil
+		}
+	}
+	t.kept.translated = true
+	return t
 }
 
 // conntrackZone is the zone of a link, by its provider end's interface
@@ -805,12 +900,13 @@ func conntrackZone(ifindex int) uint16 { return uint16(1 + ifindex%0xffff) }
 
 // fabricChain is one chain of a fabric table.
 type fabricChain struct {
-	name  string
-	raw   bool // in the raw table
-	kind  nftables.ChainType
-	hook  *nftables.ChainHook
-	prio  *nftables.ChainPriority
-	rules [][]expr.Any
+	name     string
+	raw      bool   // in the raw table
+	userData []byte // of its rules
+	kind     nftables.ChainType
+	hook     *nftables.ChainHook
+	prio     *nftables.ChainPriority
+	rules    [][]expr.Any
 }
 
 // linkChainExprs are one link's chain: a new connection takes the link's

@@ -410,7 +410,8 @@ func TestForwardingSharedLoadBalancer(t *testing.T) {
 // at a time. The first apply rewrites the provider router's fabric tables
 // without the others' links; their established connections carry on (the
 // kernel keeps each connection's translation, and their links keep their
-// conntrack zones), and their new ones work again once applied.
+// conntrack zones), and so do their new ones: the new process adopts what
+// the kernel holds for links it has not applied yet.
 func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	e := newFabricEnv(t)
 	second := e.second()
@@ -436,6 +437,11 @@ func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	fmt.Fprintf(c, "still here\n")
 	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
 		t.Fatalf("connection through the endpoint not yet applied again: %q, %v", got, err)
+	}
+	// The tables have this build's layout, so the link keeps its
+	// translation too: new connections need not wait for the apply.
+	if err := e.through("10.77.2.10:80"); err != nil {
+		t.Fatalf("new connection through the endpoint not yet applied again: %v", err)
 	}
 	// Removing the only endpoint applied since leaves the fabric to the
 	// other's connections.
@@ -668,31 +674,33 @@ func TestForwardingNodeChangeCutsOldConnections(t *testing.T) {
 	}
 }
 
-func TestKeptZones(t *testing.T) {
-	zone := func(z uint32) []byte { return binaryutil.NativeEndian.PutUint32(z) }
-	elem := func(key string, z uint32) nftables.SetElement {
-		return nftables.SetElement{Key: []byte(key), Val: zone(z)}
+func TestKeptElements(t *testing.T) {
+	u32 := binaryutil.NativeEndian.PutUint32
+	zone := func(key string, link int) nftables.SetElement {
+		return nftables.SetElement{Key: []byte(key), Val: u32(uint32(conntrackZone(link)))}
 	}
+	snat := func(link int) nftables.SetElement {
+		return nftables.SetElement{Key: u32(fabricMark(link)), Val: []byte{10, 0, 0, 1}}
+	}
+	elems := func(e ...nftables.SetElement) []nftables.SetElement { return e }
 	tests := []struct {
 		name    string
-		kept    []nftables.SetElement
-		written []nftables.SetElement
-		alive   map[uint16]bool
-		want    []string // keys kept
+		kept    keptElems
+		written keptElems
+		alive   map[int]bool
+		want    [2]int // snat, zones kept
 	}{
-		{"a link that still exists is kept", []nftables.SetElement{elem("a", 7)}, nil, map[uint16]bool{7: true}, []string{"a"}},
-		{"a link that is gone is dropped", []nftables.SetElement{elem("a", 7)}, nil, map[uint16]bool{8: true}, nil},
-		{"a link written again is not kept twice", []nftables.SetElement{elem("a", 7), elem("b", 8)}, []nftables.SetElement{elem("a", 7)}, map[uint16]bool{7: true, 8: true}, []string{"b"}},
-		{"a malformed value is dropped", []nftables.SetElement{{Key: []byte("a"), Val: []byte{7}}}, nil, map[uint16]bool{7: true}, nil},
+		{"a link that still exists is kept", keptElems{snat: elems(snat(7)), zones: elems(zone("a", 7))}, keptElems{}, map[int]bool{7: true}, [2]int{1, 1}},
+		{"a link that is gone is dropped", keptElems{snat: elems(snat(7)), zones: elems(zone("a", 7))}, keptElems{}, map[int]bool{8: true}, [2]int{0, 0}},
+		{"a link written again is not kept twice", keptElems{snat: elems(snat(7), snat(8)), zones: elems(zone("a", 7), zone("b", 8))},
+			keptElems{snat: elems(snat(7)), zones: elems(zone("a", 7))}, map[int]bool{7: true, 8: true}, [2]int{1, 1}},
+		{"malformed elements are dropped", keptElems{snat: elems(nftables.SetElement{Key: []byte{1}}, nftables.SetElement{Key: u32(7)}), zones: elems(nftables.SetElement{Key: []byte("a"), Val: []byte{8}})}, keptElems{}, map[int]bool{7: true}, [2]int{0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, e := range keptZones(tt.kept, tt.written, tt.alive) {
-				got = append(got, string(e.Key))
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Fatalf("kept %q, want %q", got, tt.want)
+			got := tt.kept.still(tt.alive, tt.written)
+			if n := [2]int{len(got.snat), len(got.zones)}; n != tt.want {
+				t.Fatalf("kept %v elements (snat, zones), want %v", n, tt.want)
 			}
 		})
 	}
