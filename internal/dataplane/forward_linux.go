@@ -50,8 +50,7 @@ const (
 type routerLink struct {
 	index    int              // the provider end's interface index
 	peerMAC  net.HardwareAddr // source of every frame the consumer router sends over it
-	lbLink   string           // the load balancer interface's router-side veth
-	lbIndex  int              // its interface index
+	lbIndex  int              // interface index of the load balancer interface's router-side veth
 	nodeAddr netip.Addr
 	rules    []dnatRule // this link's ports
 	eniAddr  netip.Addr
@@ -261,7 +260,7 @@ func (l *Linux) ensureRouterLink(rc nsHandles, rcNS string, eniLink netlink.Link
 		l.links[rpNS] = map[string]routerLink{}
 	}
 	l.links[rpNS][pName] = routerLink{
-		index: peer.Attrs().Index, peerMAC: eniLink.Attrs().HardwareAddr, lbLink: lbLink.Attrs().Name, lbIndex: lbLink.Attrs().Index,
+		index: peer.Attrs().Index, peerMAC: eniLink.Attrs().HardwareAddr, lbIndex: lbLink.Attrs().Index,
 		nodeAddr: ports[0].NodeAddr, rules: sub.dnatRules(), eniAddr: f.Addr, idle: f.timeouts(),
 	}
 	alive, err := pruneRouterFabric(rp, rpNS, l.links[rpNS])
