@@ -850,7 +850,8 @@ func (k keptElems) still(alive map[int]bool, written keptElems) keptElems {
 
 // fabricLayout names the layout of the fabric tables this build writes. It
 // is the user data of the dnat chain's rule: a process adopts only tables
-// of its own layout. Change it whenever the tables change.
+// of its own layout. Change it whenever the tables change
+// (TestFabricLayoutNamesTheChains holds their digest).
 const fabricLayout = "privlink-fabric/3"
 
 // readFabricTables reads what a provider router's fabric tables hold, when

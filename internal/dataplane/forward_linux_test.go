@@ -3,6 +3,8 @@ package dataplane
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // fabricEnv is a consumer VPC (client a1 10.77.1.10, endpoint interface a2
@@ -712,5 +716,32 @@ func TestLinkKeyOf(t *testing.T) {
 	want := append(append(binaryutil.NativeEndian.PutUint32(9), mac...), 0, 0)
 	if !slices.Equal(key, want) || len(key) != int(linkKey.Bytes) {
 		t.Fatalf("key %x (%d bytes), want %x (%d bytes, as the lookup loads an interface index and a padded MAC)", key, len(key), want, linkKey.Bytes)
+	}
+}
+
+// A restarted process adopts fabric tables whose layout name is its own, so
+// the name must change whenever the tables' shape does: their names, the
+// link key, the hooked chains. This test holds the shape's digest for the
+// current name: change both together.
+func TestFabricLayoutNamesTheChains(t *testing.T) {
+	sets := func(name string) *nftables.Set { return &nftables.Set{Name: name} }
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s %s %d\n", fabricTable, fabricRawTable, linkKey.Name, linkKey.Bytes)
+	for _, ch := range baseFabricChains(sets("links"), sets("snat"), sets("zones")) {
+		fmt.Fprintf(h, "%s %v %v %v %v %q\n", ch.name, ch.raw, ch.kind, *ch.hook, *ch.prio, ch.userData)
+		for _, rule := range ch.rules {
+			for _, e := range rule {
+				b, err := expr.Marshal(unix.NFPROTO_IPV4, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.Write(b)
+			}
+		}
+	}
+	got := hex.EncodeToString(h.Sum(nil))[:16]
+	const want = "80c3d533a7eafa53"
+	if fabricLayout != "privlink-fabric/3" || got != want {
+		t.Fatalf("fabric chains digest %s under layout %q: bump fabricLayout when the chains change, then record the new digest here", got, fabricLayout)
 	}
 }
