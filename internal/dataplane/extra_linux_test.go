@@ -371,3 +371,53 @@ func TestRouteToInterface(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceCheckToTheRouter: the source check holds for what an instance
+// sends the router itself (its resolver addresses) too. A spoofed source is
+// dropped, the router's own address as source included, which the kernel
+// no longer refuses on its own (routers accept local sources).
+func TestSourceCheckToTheRouter(t *testing.T) {
+	e := newTestEnv(t)
+	e.apply(e.baseVPC())
+	var srv net.PacketConn
+	if err := RunInNamespace(e.l.RouterNamespace(e.vpcID), func() error {
+		var err error
+		srv, err = net.ListenPacket("udp", "169.254.169.253:5399")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e.addAddrs("eni-a1", "10.77.1.99/24", "10.77.0.2/32") // free, and the router's resolver address
+	for _, tc := range []struct {
+		src  string
+		pass bool
+	}{{"10.77.1.10", true}, {"10.77.1.99", false}, {"10.77.0.2", false}} {
+		t.Run(tc.src, func(t *testing.T) {
+			if err := RunInNamespace(e.l.InterfaceNamespace("eni-a1"), func() error {
+				c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(tc.src)}, &net.UDPAddr{IP: net.ParseIP("169.254.169.253"), Port: 5399})
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				_, err = c.Write([]byte(tc.src))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			timeout := dropTimeout
+			if tc.pass {
+				timeout = okTimeout
+			}
+			srv.SetReadDeadline(time.Now().Add(timeout))
+			buf := make([]byte, 64)
+			n, from, err := srv.ReadFrom(buf)
+			switch {
+			case tc.pass && err != nil:
+				t.Fatalf("own address blocked: %v", err)
+			case !tc.pass && err == nil:
+				t.Fatalf("datagram from spoofed %s reached the router (from %v: %q)", tc.src, from, buf[:n])
+			}
+		})
+	}
+}

@@ -122,7 +122,7 @@ func TestBuildRulesetUplink(t *testing.T) {
 	v := builderVPC()
 	t.Run("no uplink, no nat", func(t *testing.T) {
 		rs := buildRuleset(v)
-		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 4+2+len(v.Subnets)+4*len(v.Interfaces) { // forward, prerouting and the fabric's two, one ACL's two chains, a crossing per subnet, per interface its from and to chains and (one group set each here) two group chains
+		if strings.Contains(rs.String(), uplinkLink) || len(rs.Chains) != 5+2+len(v.Subnets)+4*len(v.Interfaces) { // forward, prerouting, input and the fabric's two, one ACL's two chains, a crossing per subnet, per interface its from and to chains and (one group set each here) two group chains
 			t.Fatalf("uplink rules without an uplink:\n%s", rs)
 		}
 	})
@@ -133,7 +133,7 @@ func TestBuildRulesetUplink(t *testing.T) {
 		chain string
 		want  []string
 	}{
-		{"input", []string{"iifname " + q + " ct state established,related accept", "iifname " + q + " drop"}},
+		{"input", []string{"iifname vmap @from", "iifname " + q + " ct state established,related accept", "iifname " + q + " drop"}},
 		{"postrouting", []string{"oifname " + q + " masquerade"}},
 		// Leaving the VPC leaves the source subnet: its egress ACL applies.
 		{"to-" + uplinkLink, []string{"meta mark vmap @acl-egress"}},

@@ -319,8 +319,16 @@ func buildRuleset(v VPC) nftRuleset {
 			{Verdict: verdictMarkMap, MapKey: fieldIifname, Map: subnetTablesMap},
 			{Matches: []nftMatch{{Field: fieldCtDirection, Value: ctDirReply}, fabric}, Verdict: verdictJump, Jump: reply.Name},
 		}}, out, reply)
+	// EC2's source check holds for what an interface sends the router
+	// itself (its resolver) too; the kernel refuses no source here, as the
+	// router accepts its own addresses as sources (realize_linux.go).
+	input := nftChain{Name: "input", Hook: hookInput, Rules: []nftRule{{Verdict: verdictVmap, MapKey: fieldIifname, Map: fromMap}}}
 	if uplink {
-		rs.Chains = append(rs.Chains, uplinkChains()...)
+		input.Rules = append(input.Rules, uplinkInput()...)
+	}
+	rs.Chains = append(rs.Chains, input)
+	if uplink {
+		rs.Chains = append(rs.Chains, uplinkPostrouting())
 	}
 	rs.Chains = append(rs.Chains, perLink...)
 	rs.Chains = append(rs.Chains, crossing...)
@@ -347,20 +355,22 @@ func buildRuleset(v VPC) nftRuleset {
 	return rs
 }
 
-// uplinkChains keep the internet from opening connections to the router
-// itself (its resolver, say), and masquerade what leaves on the uplink to
-// the uplink address, unique per VPC, so overlapping VPCs get their replies.
-func uplinkChains() []nftChain {
+// uplinkInput keeps the internet from opening connections to the router
+// itself (its resolver, say).
+func uplinkInput() []nftRule {
 	up := nftMatch{Field: fieldIifname, Name: uplinkLink}
-	return []nftChain{
-		{Name: "input", Hook: hookInput, Rules: []nftRule{
-			{Matches: []nftMatch{up, {Field: fieldCtState, Value: ctEstablished | ctRelated}}, Verdict: verdictAccept},
-			{Matches: []nftMatch{up}, Verdict: verdictDrop},
-		}},
-		{Name: "postrouting", Hook: hookPostrouting, Rules: []nftRule{
-			{Matches: []nftMatch{{Field: fieldOifname, Name: uplinkLink}}, Verdict: verdictMasquerade},
-		}},
+	return []nftRule{
+		{Matches: []nftMatch{up, {Field: fieldCtState, Value: ctEstablished | ctRelated}}, Verdict: verdictAccept},
+		{Matches: []nftMatch{up}, Verdict: verdictDrop},
 	}
+}
+
+// uplinkPostrouting masquerades what leaves on the uplink to the uplink
+// address, unique per VPC, so overlapping VPCs get their replies.
+func uplinkPostrouting() nftChain {
+	return nftChain{Name: "postrouting", Hook: hookPostrouting, Rules: []nftRule{
+		{Matches: []nftMatch{{Field: fieldOifname, Name: uplinkLink}}, Verdict: verdictMasquerade},
+	}}
 }
 
 func aclChainRules(a NetworkACL, egress bool) nftChain {
