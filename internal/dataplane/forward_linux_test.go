@@ -464,6 +464,72 @@ func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	}
 }
 
+// A restarted process that finds fabric tables of another layout (an
+// older build's) replaces them; the links it has not applied yet keep
+// their zones, so their established connections carry on.
+func TestForwardingRestartFromAnotherLayout(t *testing.T) {
+	e := newFabricEnv(t)
+	second := e.second()
+	e.applyFwd(e.fwd)
+	e.applyFwd(second)
+	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	e.eraseFabricLayout(e.fwd.Ports[0].NodeVPC)
+	restarted, err := New(e.l.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.ApplyForwarding(context.Background(), e.fwd); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "still here\n")
+	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
+		t.Fatalf("connection through the endpoint not yet applied again: %q, %v", got, err)
+	}
+	if err := restarted.ApplyForwarding(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.through("10.77.2.10:80"); err != nil {
+		t.Fatalf("new connection once applied again: %v", err)
+	}
+}
+
+// eraseFabricLayout rewrites a provider router's dnat rule without its
+// layout name, as a build before layout names wrote it.
+func (e *fabricEnv) eraseFabricLayout(vpc string) {
+	e.t.Helper()
+	h, err := openNSHandles(e.l.RouterNamespace(vpc))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer h.close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(h.ns)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ip := &nftables.Table{Name: fabricTable, Family: nftables.TableFamilyIPv4}
+	chain := &nftables.Chain{Name: "dnat", Table: ip}
+	c.FlushChain(chain)
+	for _, ch := range baseFabricChains(&nftables.Set{Name: "links"}, &nftables.Set{Name: "snat"}, &nftables.Set{Name: "zones"}) {
+		if ch.name == chain.Name {
+			for _, rule := range ch.rules {
+				c.AddRule(&nftables.Rule{Table: ip, Chain: chain, Exprs: rule})
+			}
+		}
+	}
+	if err := c.Flush(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // An endpoint in the provider's own VPC: the connection passes the one
 // router twice with the same addresses, as the client's and then as the
 // load balancer's.
