@@ -395,10 +395,10 @@ func (l *Linux) dropRouterLink(rc nsHandles, rcNS string, link netlink.Link, eni
 
 // ensureFabricRoute gives one fabric link its routing table and rule in the
 // provider router: replies marked with the link leave over it.
-func ensureFabricRoute(rp nsHandles, rpNS string, link netlink.Link, peerMAC net.HardwareAddr) error {
+func ensureFabricRoute(rp nsHandles, rpNS string, link netlink.Link, consumerEnd net.HardwareAddr) error {
 	m := fabricMark(link.Attrs().Index)
 	neigh := &netlink.Neigh{LinkIndex: link.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
-		IP: fabricGateway.AsSlice(), HardwareAddr: peerMAC}
+		IP: fabricGateway.AsSlice(), HardwareAddr: consumerEnd}
 	if err := rp.nl.NeighSet(neigh); err != nil {
 		return fmt.Errorf("dataplane: fabric neighbour on %s in %s: %w", link.Attrs().Name, rpNS, err)
 	}
@@ -527,7 +527,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	var linkElems []nftables.SetElement
 	for _, n := range names {
 		lk := links[n]
-		chain := "link-" + strconv.Itoa(lk.index)
+		chain := linkChainName(lk.index)
 		a := lk.nodeAddr.As4()
 		linkElems = append(linkElems, nftables.SetElement{Key: linkKeyOf(lk), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
 		written.snat = append(written.snat, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(fabricMark(lk.index)), Val: a[:]})
@@ -575,7 +575,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 			byZone[conntrackZone(i)] = i
 		}
 		for _, e := range kept.zones {
-			chain := "link-" + strconv.Itoa(byZone[uint16(binaryutil.NativeEndian.Uint32(e.Val))])
+			chain := linkChainName(byZone[uint16(binaryutil.NativeEndian.Uint32(e.Val))])
 			if prev.chains[chain] {
 				next.chains[chain] = true
 				linkElems = append(linkElems, nftables.SetElement{Key: e.Key, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
@@ -621,7 +621,7 @@ func writeFabricTables(rp nsHandles, rpNS string, links map[string]routerLink, p
 	var linkChains []fabricChain
 	for _, n := range names {
 		lk := links[n]
-		chain := "link-" + strconv.Itoa(lk.index)
+		chain := linkChainName(lk.index)
 		linkChains = append(linkChains, fabricChain{name: chain, rules: linkChainExprs(lk)})
 		next.chains[chain] = true
 	}
@@ -731,6 +731,12 @@ func baseFabricChains(linksMap, snatMap, zonesMap *nftables.Set) []fabricChain {
 		}},
 	}
 }
+
+// linkChainPrefix starts the name of each link's chain, which ends in the
+// provider end's interface index.
+const linkChainPrefix = "link-"
+
+func linkChainName(index int) string { return linkChainPrefix + strconv.Itoa(index) }
 
 // linkKey is the key of the links map: the load balancer veth a link's
 // packets are redirected to, and their source MAC.
@@ -872,7 +878,7 @@ func readFabricTables(c *nftables.Conn, ip *nftables.Table, snatMap, zonesMap *n
 	}
 	t := &fabricTables{chains: map[string]bool{}, timeouts: map[string]bool{}}
 	for _, ch := range chains {
-		if ch.Table.Name == fabricTable && strings.HasPrefix(ch.Name, "link-") {
+		if ch.Table.Name == fabricTable && strings.HasPrefix(ch.Name, linkChainPrefix) {
 			t.chains[ch.Name] = true
 		}
 	}
