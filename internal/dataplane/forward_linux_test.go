@@ -411,11 +411,11 @@ func TestForwardingSharedLoadBalancer(t *testing.T) {
 }
 
 // After a restart the controllers apply each endpoint interface again, one
-// at a time. The first apply rewrites the provider router's fabric tables
-// without the others' links; their established connections carry on (the
-// kernel keeps each connection's translation, and their links keep their
-// conntrack zones), and so do their new ones: the new process adopts what
-// the kernel holds for links it has not applied yet.
+// at a time. The first apply finds the provider router's fabric tables as
+// the previous process left them, in this build's layout, and adopts what
+// they hold for links it has not applied yet: their established
+// connections carry on (the kernel keeps each connection's translation, and
+// the links keep their conntrack zones), and so do their new ones.
 func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	e := newFabricEnv(t)
 	second := e.second()
