@@ -266,44 +266,12 @@ func TestSourceCheck(t *testing.T) {
 		{"10.77.1.99", false},
 		{"10.77.1.11", false},
 	}
-	sendFrom := func(src string) error {
-		return RunInNamespace(ns, func() error {
-			c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP("10.77.2.10"), Port: 53})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.Write([]byte(src))
-			return err
-		})
-	}
 	for _, tc := range tests {
 		t.Run(tc.src, func(t *testing.T) {
-			err := RunInNamespace(ns, func() error {
-				c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(tc.src)}, &net.UDPAddr{IP: net.ParseIP("10.77.2.10"), Port: 53})
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				_, err = c.Write([]byte(tc.src))
-				return err
-			})
-			if err != nil {
+			if err := sendUDPFrom(ns, tc.src, "10.77.2.10:53"); err != nil {
 				t.Fatal(err)
 			}
-			timeout := dropTimeout
-			if tc.pass {
-				timeout = okTimeout
-			}
-			srv.SetReadDeadline(time.Now().Add(timeout))
-			buf := make([]byte, 64)
-			n, from, err := srv.ReadFrom(buf)
-			switch {
-			case tc.pass && err != nil:
-				t.Fatalf("own address blocked: %v", err)
-			case !tc.pass && err == nil:
-				t.Fatalf("datagram from spoofed %s reached the server (from %v: %q)", tc.src, from, buf[:n])
-			}
+			expectDatagram(t, srv, tc.src, tc.pass)
 		})
 	}
 	t.Run("check off: any source passes", func(t *testing.T) {
@@ -312,7 +280,7 @@ func TestSourceCheck(t *testing.T) {
 			t.Fatal("turning the check off changed nothing")
 		}
 		// The addresses added inside the instance survived the apply.
-		if err := sendFrom("10.77.1.99"); err != nil {
+		if err := sendUDPFrom(ns, "10.77.1.99", "10.77.2.10:53"); err != nil {
 			t.Fatal(err)
 		}
 		srv.SetReadDeadline(time.Now().Add(okTimeout))
@@ -394,30 +362,46 @@ func TestSourceCheckToTheRouter(t *testing.T) {
 		pass bool
 	}{{"10.77.1.10", true}, {"10.77.1.99", false}, {"10.77.0.2", false}} {
 		t.Run(tc.src, func(t *testing.T) {
-			if err := RunInNamespace(e.l.InterfaceNamespace("eni-a1"), func() error {
-				c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(tc.src)}, &net.UDPAddr{IP: net.ParseIP("169.254.169.253"), Port: 5399})
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				_, err = c.Write([]byte(tc.src))
-				return err
-			}); err != nil {
+			if err := sendUDPFrom(e.l.InterfaceNamespace("eni-a1"), tc.src, "169.254.169.253:5399"); err != nil {
 				t.Fatal(err)
 			}
-			timeout := dropTimeout
-			if tc.pass {
-				timeout = okTimeout
-			}
-			srv.SetReadDeadline(time.Now().Add(timeout))
-			buf := make([]byte, 64)
-			n, from, err := srv.ReadFrom(buf)
-			switch {
-			case tc.pass && err != nil:
-				t.Fatalf("own address blocked: %v", err)
-			case !tc.pass && err == nil:
-				t.Fatalf("datagram from spoofed %s reached the router (from %v: %q)", tc.src, from, buf[:n])
-			}
+			expectDatagram(t, srv, tc.src, tc.pass)
 		})
+	}
+}
+
+// sendUDPFrom sends one datagram, its source address as payload, from src
+// to dst inside the namespace.
+func sendUDPFrom(ns, src, dst string) error {
+	return RunInNamespace(ns, func() error {
+		to, err := net.ResolveUDPAddr("udp", dst)
+		if err != nil {
+			return err
+		}
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, to)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte(src))
+		return err
+	})
+}
+
+// expectDatagram checks whether the datagram sent from src reached srv.
+func expectDatagram(t *testing.T, srv net.PacketConn, src string, pass bool) {
+	t.Helper()
+	timeout := dropTimeout
+	if pass {
+		timeout = okTimeout
+	}
+	srv.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 64)
+	n, from, err := srv.ReadFrom(buf)
+	switch {
+	case pass && err != nil:
+		t.Fatalf("own address blocked: %v", err)
+	case !pass && err == nil:
+		t.Fatalf("datagram from spoofed %s got through (from %v: %q)", src, from, buf[:n])
 	}
 }
