@@ -418,26 +418,8 @@ func TestForwardingSharedLoadBalancer(t *testing.T) {
 // the links keep their conntrack zones), and so do their new ones.
 func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 	e := newFabricEnv(t)
-	second := e.second()
-	e.applyFwd(e.fwd)
-	e.applyFwd(second)
-	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
-	c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := r.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	restarted, err := New(e.l.cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := restarted.ApplyForwarding(context.Background(), e.fwd); err != nil {
-		t.Fatal(err)
-	}
+	second, c, r := e.bothWithLiveSecond()
+	restarted := e.restartApplying(e.fwd)
 	fmt.Fprintf(c, "still here\n")
 	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
 		t.Fatalf("connection through the endpoint not yet applied again: %q, %v", got, err)
@@ -469,27 +451,9 @@ func TestForwardingRestartKeepsOtherConnections(t *testing.T) {
 // their zones, so their established connections carry on.
 func TestForwardingRestartFromAnotherLayout(t *testing.T) {
 	e := newFabricEnv(t)
-	second := e.second()
-	e.applyFwd(e.fwd)
-	e.applyFwd(second)
-	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
-	c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := r.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
+	second, c, r := e.bothWithLiveSecond()
 	e.eraseFabricLayout(e.fwd.Ports[0].NodeVPC)
-	restarted, err := New(e.l.cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := restarted.ApplyForwarding(context.Background(), e.fwd); err != nil {
-		t.Fatal(err)
-	}
+	restarted := e.restartApplying(e.fwd)
 	fmt.Fprintf(c, "still here\n")
 	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
 		t.Fatalf("connection through the endpoint not yet applied again: %q, %v", got, err)
@@ -500,6 +464,40 @@ func TestForwardingRestartFromAnotherLayout(t *testing.T) {
 	if err := e.through("10.77.2.10:80"); err != nil {
 		t.Fatalf("new connection once applied again: %v", err)
 	}
+}
+
+// bothWithLiveSecond forwards both endpoint interfaces to the load
+// balancer interface and opens a connection through the second, greeted.
+func (e *fabricEnv) bothWithLiveSecond() (Forwarding, net.Conn, *bufio.Reader) {
+	e.t.Helper()
+	second := e.second()
+	e.applyFwd(e.fwd)
+	e.applyFwd(second)
+	c, err := e.dial("eni-a1", "10.77.2.10:80", okTimeout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := r.ReadString('\n'); err != nil {
+		e.t.Fatal(err)
+	}
+	return second, c, r
+}
+
+// restartApplying is a new process, as after a restart, that has applied
+// f only.
+func (e *fabricEnv) restartApplying(f Forwarding) *Linux {
+	e.t.Helper()
+	restarted, err := New(e.l.cfg, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := restarted.ApplyForwarding(context.Background(), f); err != nil {
+		e.t.Fatal(err)
+	}
+	return restarted
 }
 
 // eraseFabricLayout rewrites a provider router's dnat rule without its
