@@ -58,6 +58,10 @@ const (
 	connPort  = 7001 // read 1 byte, write 1 byte, close
 )
 
+// connTarget is the target for new connections per second through
+// an endpoint.
+const connTarget = 10000
+
 type options struct {
 	iperfTime     time.Duration
 	rounds        int
@@ -85,7 +89,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "throughput rounds (each a direct and an endpoint run); the median ratio is reported")
 	flag.IntVar(&o.rtts, "rtts", 20000, "64-byte round trips per latency run")
 	flag.DurationVar(&o.connTime, "conn-time", 5*time.Second, "length of each connection-rate run")
-	flag.IntVar(&o.connRounds, "conn-rounds", 3, "connection-rate rounds (each a direct and an endpoint run); the median is reported")
+	flag.IntVar(&o.connRounds, "conn-rounds", 3, "connection-rate rounds (each an ends-only, a direct and an endpoint run); the median is reported")
 	// 64 dialers left both CPUs 2-6 % idle between wake-ups; 128 keep them busy.
 	flag.IntVar(&o.dialers, "dialers", 128, "concurrent dialers in the connection-rate runs")
 	flag.IntVar(&o.endpoints, "endpoints", 100, "interface endpoints in the time-to-traffic phase (0 skips it)")
@@ -277,13 +281,16 @@ func (b *bench) run() error {
 	// 3. New connections per second.
 	// Like throughput, rounds alternate the two paths and the median round
 	// decides: on a shared machine single runs vary by ±15 %.
-	fmt.Printf("new connections (%d dialers, %s per run, %d rounds of direct then endpoint; connect, 1 byte each way, close)\n", b.o.dialers, b.o.connTime, b.o.connRounds)
-	dRun, eRun, err := b.connRounds(addr(direct, connPort), addr(through, connPort), "conn")
+	fmt.Printf("new connections (%d dialers, %s per run, %d rounds of ends only, direct, then endpoint; connect, 1 byte each way, close)\n", b.o.dialers, b.o.connTime, b.o.connRounds)
+	m, err := b.connRounds(addr(direct, connPort), addr(through, connPort), "conn")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); ratio %.3f, the endpoint path adds %.0f µs CPU per connection — target >= 10000/s: %s\n\n",
-		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/dRun.Rate, us(eRun.CPU-dRun.CPU), harness.Verdict(eRun.Rate >= 10000))
+	dRun, eRun := m.Direct, m.Endpoint
+	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); ratio %.3f, the endpoint path adds %.0f µs CPU per connection — target >= %d/s: %s\n",
+		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/dRun.Rate, us(eRun.CPU-dRun.CPU), connTarget, harness.Verdict(eRun.Rate >= connTarget))
+	printPathCosts(m, connTarget)
+	fmt.Println()
 	if b.o.neighbours > 0 {
 		if err := b.crowded(ctx, addr(direct, connPort), addr(through, connPort), eRun); err != nil {
 			return fmt.Errorf("connections in crowded VPCs: %w", err)
@@ -510,17 +517,29 @@ func runInstance(ctx context.Context, c *ec2.Client, subnet string) (eni, ip str
 	return eni, ip, err
 }
 
-// connRounds runs connRounds alternating direct and endpoint connection-rate
-// runs, prints each and returns the median of each path. perfName names
-// the perf and CPU profile files.
-func (b *bench) connRounds(direct, through, perfName string) (connRun, connRun, error) {
-	var dRuns, eRuns []connRun
+// connMedians are the median runs of each kind of a set of rounds.
+type connMedians struct {
+	// Ends is the load generator beside the sink, in the target's own
+	// namespace: no router, no link, only the two ends' sockets. It is the
+	// floor under both paths on this machine.
+	Ends, Direct, Endpoint connRun
+}
+
+// connRounds runs connRounds rounds, each an ends-only, a direct and an
+// endpoint connection-rate run, prints each and returns the medians.
+// perfName names the perf and CPU profile files.
+func (b *bench) connRounds(direct, through, perfName string) (connMedians, error) {
+	var nRuns, dRuns, eRuns []connRun
 	for round := 1; round <= max(b.o.connRounds, 1); round++ {
+		nRun, err := b.connRate(b.targetNS, net.JoinHostPort(b.targetIP, strconv.Itoa(connPort)))
+		if err != nil {
+			return connMedians{}, fmt.Errorf("connections beside the sink: %w", err)
+		}
 		stopPerf := b.startPerf(perfName + "-direct")
 		dRun, err := b.connRate(b.directNS, direct)
 		stopPerf()
 		if err != nil {
-			return connRun{}, connRun{}, fmt.Errorf("connections direct: %w", err)
+			return connMedians{}, fmt.Errorf("connections direct: %w", err)
 		}
 		stop := b.startProfile(perfName)
 		stopPerf = b.startPerf(perfName)
@@ -528,12 +547,24 @@ func (b *bench) connRounds(direct, through, perfName string) (connRun, connRun, 
 		stopPerf()
 		stop()
 		if err != nil {
-			return connRun{}, connRun{}, fmt.Errorf("connections through the endpoint: %w", err)
+			return connMedians{}, fmt.Errorf("connections through the endpoint: %w", err)
 		}
-		fmt.Printf("  round %d: direct   %s\n           endpoint %s\n", round, dRun, eRun)
-		dRuns, eRuns = append(dRuns, dRun), append(eRuns, eRun)
+		fmt.Printf("  round %d: ends     %s\n           direct   %s\n           endpoint %s\n", round, nRun, dRun, eRun)
+		nRuns, dRuns, eRuns = append(nRuns, nRun), append(dRuns, dRun), append(eRuns, eRun)
 	}
-	return medianRun(dRuns), medianRun(eRuns), nil
+	return connMedians{Ends: medianRun(nRuns), Direct: medianRun(dRuns), Endpoint: medianRun(eRuns)}, nil
+}
+
+// printPathCosts says what each path adds to the ends' own cost per
+// connection, and what the ends leave for a path at the target rate: the
+// CPUs busy at the ends' median, over the target rate, less the ends.
+func printPathCosts(m connMedians, target float64) {
+	direct, endpoint := m.Direct.CPU-m.Ends.CPU, m.Endpoint.CPU-m.Ends.CPU
+	fmt.Printf("  per connection: the ends alone %.0f µs (%.0f conn/s with no path at all); the direct path adds %.0f µs, the endpoint path %.0f µs (%.2f times the direct path's)\n",
+		us(m.Ends.CPU), m.Ends.Rate, us(direct), us(endpoint), float64(endpoint)/float64(direct))
+	cpus := m.Endpoint.Busy * float64(runtime.NumCPU())
+	budget := time.Duration(cpus/target*float64(time.Second)) - m.Ends.CPU
+	fmt.Printf("  with these ends, %.0f conn/s on %.2f busy CPUs leaves a path %.0f µs per connection\n", target, cpus, us(budget))
 }
 
 // crowded adds neighbours instances to the provider's and the consumer's
@@ -573,10 +604,11 @@ func (b *bench) crowded(ctx context.Context, direct, through string, before conn
 		}
 	}
 	fmt.Printf("new connections with %d more instances in each VPC (running after %s)\n", b.o.neighbours, time.Since(t0).Round(time.Millisecond))
-	dRun, eRun, err := b.connRounds(direct, through, "crowded")
+	m, err := b.connRounds(direct, through, "crowded")
 	if err != nil {
 		return err
 	}
+	dRun, eRun := m.Direct, m.Endpoint
 	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); endpoint rate against the uncrowded median: %.3f\n\n",
 		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/before.Rate)
 	return nil
