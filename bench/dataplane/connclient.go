@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,11 +48,9 @@ func connClientMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "conn-client: bad duration or dialer count")
 		return 2
 	}
-	for k, v := range map[string]string{"ipv4/ip_local_port_range": "1024 65535", "ipv4/tcp_tw_reuse": "1"} {
-		if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "conn-client:", err)
-			return 1
-		}
+	if err := widenEphemeralPorts(); err != nil {
+		fmt.Fprintln(os.Stderr, "conn-client:", err)
+		return 1
 	}
 	var okN, failN atomic.Int64
 	deadline := time.Now().Add(d)
@@ -86,6 +85,19 @@ func connClientMain(args []string) int {
 	wg.Wait()
 	json.NewEncoder(os.Stdout).Encode(connResult{OK: okN.Load(), Failed: failN.Load(), Seconds: time.Since(start).Seconds()})
 	return 0
+}
+
+// widenEphemeralPorts lets the calling thread's network namespace open
+// tens of thousands of connections a second, as every load generator of
+// that rate needs: the whole ephemeral port range, and connect may reuse
+// ports in TIME_WAIT.
+func widenEphemeralPorts() error {
+	for k, v := range map[string]string{"ipv4/ip_local_port_range": "1024 65535", "ipv4/tcp_tw_reuse": "1"} {
+		if err := os.WriteFile("/proc/sys/net/"+k, []byte(v), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // connRun is one connection-rate run.
@@ -151,6 +163,16 @@ func (b *bench) connRate(ns, addr string) (connRun, error) {
 		return connRun{}, err
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, self, connClientFlag, addr, b.o.connTime.String(), strconv.Itoa(b.o.dialers))
+	return measureConns(cmd, func(out []byte) (connResult, error) {
+		var r connResult
+		err := json.Unmarshal(out, &r)
+		return r, err
+	})
+}
+
+// measureConns runs a load generator and reads its report with parse,
+// taking the machine's busy CPU time around it.
+func measureConns(cmd *exec.Cmd, parse func(stdout []byte) (connResult, error)) (connRun, error) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	busy0, total0, err := cpuTicks()
@@ -159,15 +181,18 @@ func (b *bench) connRate(ns, addr string) (connRun, error) {
 	}
 	out, err := cmd.Output()
 	if err != nil {
-		return connRun{}, fmt.Errorf("load generator in %s: %w: %s", ns, err, stderr.String())
+		return connRun{}, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, stderr.String())
 	}
 	busy1, total1, err := cpuTicks()
 	if err != nil {
 		return connRun{}, err
 	}
-	var r connResult
-	if err := json.Unmarshal(out, &r); err != nil || r.Seconds <= 0 {
-		return connRun{}, fmt.Errorf("load generator in %s: bad report %q: %v", ns, out, err)
+	r, err := parse(out)
+	if err == nil && r.Seconds <= 0 {
+		err = errors.New("no duration")
+	}
+	if err != nil {
+		return connRun{}, fmt.Errorf("%s: bad report %q: %w", strings.Join(cmd.Args, " "), out, err)
 	}
 	run := connRun{Rate: float64(r.OK) / r.Seconds, Failed: r.Failed}
 	if total1 > total0 {

@@ -8,12 +8,16 @@
 //
 //   - bulk TCP throughput with iperf3 (one stream);
 //   - 64-byte request/response latency over one connection (p50, p99);
-//   - new connections per second (connect, 1 byte each way, close);
+//   - new connections per second (connect, 1 byte each way, close), and
+//     again with wrk against nginx when both are installed; each round also
+//     runs the load generator beside the sink, with no path at all, so the
+//     run shows what each path adds to the two ends' own cost;
 //   - the time for --endpoints interface endpoints to go from
 //     CreateVpcEndpoint to available with working traffic (baseline: the
 //     same for the story's single endpoint).
 //
-// It needs root on Linux, iperf3 and ip(8):
+// It needs root on Linux, iperf3 and ip(8); wrk and nginx are optional
+// (Debian: apt-get install iperf3 iproute2 wrk nginx-light):
 //
 //	go run ./bench/dataplane [--iperf-time 5s] [--rounds 5] [--rtts 20000] [--conn-time 5s] [--conn-rounds 3] [--neighbours 100] [--endpoints 100]
 package main
@@ -75,6 +79,7 @@ type options struct {
 	createClients int
 	profile       string
 	perf          string
+	peer          bool
 	hold          bool
 	neighbours    int
 	verbose       bool
@@ -99,6 +104,7 @@ func main() {
 	flag.StringVar(&o.perf, "perf", "", "record the whole machine with perf (perf record -a -g) during the connection runs into FILE.conn-direct and FILE.conn")
 	flag.IntVar(&o.neighbours, "neighbours", 100, "instances added to each VPC's subnet before a second connection-rate run, to show the per-packet cost does not grow with the VPC (0 skips it)")
 	flag.BoolVar(&o.verbose, "v", false, "print the server's warnings and errors on stderr")
+	flag.BoolVar(&o.peer, "peer", true, "also measure new connections with wrk against nginx (Debian: apt-get install wrk nginx-light); skipped when either is missing")
 	flag.BoolVar(&o.hold, "hold", false, "at the end, keep everything up until interrupted, to inspect the namespaces")
 	flag.DurationVar(&o.healthEvery, "health-interval", 300*time.Millisecond, "target health-check interval")
 	flag.Parse()
@@ -114,6 +120,14 @@ func main() {
 	}
 	harness.Header("bench/dataplane", os.Args)
 	b := &bench{o: o, prefix: fmt.Sprintf("pb%d", os.Getpid()%100000)}
+	switch {
+	case !o.peer:
+		b.noPeer = "-peer=false"
+	case !peerTools():
+		b.noPeer = "wrk or nginx is not on PATH (Debian: apt-get install wrk nginx-light)"
+	default:
+		b.peer = true
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -141,12 +155,15 @@ func main() {
 type bench struct {
 	o      options
 	prefix string
+	peer   bool   // measure with wrk and nginx too
+	noPeer string // why not
 	srv    *server.Server
 	stop   func()
 	dp     *dataplane.Linux
 
 	mu       sync.Mutex
 	procs    []*exec.Cmd
+	dirs     []string // temporary files of the servers
 	cleaning sync.Once
 	lns      []net.Listener
 
@@ -174,6 +191,9 @@ func (b *bench) cleanup() {
 		}
 		for _, ln := range b.lns {
 			ln.Close()
+		}
+		for _, d := range b.dirs {
+			os.RemoveAll(d)
 		}
 		b.mu.Unlock()
 		if b.stop != nil {
@@ -278,21 +298,43 @@ func (b *bench) run() error {
 			harness.Us(added), harness.Us(eLat.Pct(.99)-dLat.Pct(.99)), float64(eLat.Pct(.5))/float64(dLat.Pct(.5)), harness.Verdict(added <= 100*time.Microsecond))
 	}
 
-	// 3. New connections per second.
-	// Like throughput, rounds alternate the two paths and the median round
-	// decides: on a shared machine single runs vary by ±15 %.
-	fmt.Printf("new connections (%d dialers, %s per run, %d rounds of ends only, direct, then endpoint; connect, 1 byte each way, close)\n", b.o.dialers, b.o.connTime, b.o.connRounds)
-	m, err := b.connRounds(addr(direct, connPort), addr(through, connPort), "conn")
-	if err != nil {
-		return err
+	// 3. New connections per second, with the Go load generator and sink
+	// and, when installed, with wrk against nginx. Like throughput, rounds
+	// alternate the paths and the median round decides: on a shared machine
+	// single runs vary by ±15 %.
+	gens := []struct {
+		what, perf string
+		rate       connRate
+		port       int
+	}{{"the Go load generator and sink; connect, 1 byte each way, close", "conn", b.connRate, connPort}}
+	if b.peer {
+		gens = append(gens, struct {
+			what, perf string
+			rate       connRate
+			port       int
+		}{"wrk -t2 against nginx; one HTTP/1.1 request per connection, Connection: close", "conn-wrk", b.wrkRate, httpPort})
 	}
-	dRun, eRun := m.Direct, m.Endpoint
-	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); ratio %.3f, the endpoint path adds %.0f µs CPU per connection — target >= %d/s: %s\n",
-		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/dRun.Rate, us(eRun.CPU-dRun.CPU), connTarget, harness.Verdict(eRun.Rate >= connTarget))
-	printPathCosts(m, connTarget)
-	fmt.Println()
+	var first connRun
+	for i, g := range gens {
+		fmt.Printf("new connections (%s; %d connections at a time, %s per run, %d rounds of ends only, direct, then endpoint)\n", g.what, b.o.dialers, b.o.connTime, b.o.connRounds)
+		m, err := b.connRounds(g.rate, g.port, g.perf)
+		if err != nil {
+			return err
+		}
+		dRun, eRun := m.Direct, m.Endpoint
+		fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); ratio %.3f, the endpoint path adds %.0f µs CPU per connection — target >= %d/s: %s\n",
+			dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/dRun.Rate, us(eRun.CPU-dRun.CPU), connTarget, harness.Verdict(eRun.Rate >= connTarget))
+		printPathCosts(m, connTarget)
+		fmt.Println()
+		if i == 0 {
+			first = eRun
+		}
+	}
+	if !b.peer {
+		fmt.Printf("new connections with wrk against nginx: skipped, %s\n\n", b.noPeer)
+	}
 	if b.o.neighbours > 0 {
-		if err := b.crowded(ctx, addr(direct, connPort), addr(through, connPort), eRun); err != nil {
+		if err := b.crowded(ctx, first); err != nil {
 			return fmt.Errorf("connections in crowded VPCs: %w", err)
 		}
 	}
@@ -355,7 +397,11 @@ func (b *bench) provider(ctx context.Context) error {
 	}
 	lbARN := lb.LoadBalancers[0].LoadBalancerArn
 	var tgs []string
-	for _, port := range []int32{iperfPort, echoPort, connPort} {
+	ports := []int32{iperfPort, echoPort, connPort}
+	if b.peer {
+		ports = append(ports, httpPort)
+	}
+	for _, port := range ports {
 		tg, err := c.ELBv2.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: aws.String(fmt.Sprintf("bench-%d", port)), Protocol: elbtypes.ProtocolEnumTcp,
 			Port: aws.Int32(port), VpcId: vpcID, TargetType: elbtypes.TargetTypeEnumIp, HealthCheckPort: aws.String(strconv.Itoa(echoPort))})
 		if err != nil {
@@ -517,33 +563,43 @@ func runInstance(ctx context.Context, c *ec2.Client, subnet string) (eni, ip str
 	return eni, ip, err
 }
 
-// connMedians are the median runs of each kind of a set of rounds.
+// connMedians are the median runs of each kind of a set of rounds, and
+// the median of what each path added to its round's ends-only run: the
+// machine's speed drifts between rounds, less within one.
 type connMedians struct {
 	// Ends is the load generator beside the sink, in the target's own
 	// namespace: no router, no link, only the two ends' sockets. It is the
 	// floor under both paths on this machine.
 	Ends, Direct, Endpoint connRun
+	// DirectAdds and EndpointAdds are the paths' CPU time per connection
+	// over the ends'.
+	DirectAdds, EndpointAdds time.Duration
 }
 
-// connRounds runs connRounds rounds, each an ends-only, a direct and an
-// endpoint connection-rate run, prints each and returns the medians.
-// perfName names the perf and CPU profile files.
-func (b *bench) connRounds(direct, through, perfName string) (connMedians, error) {
+// connRate is one connection-rate run of a load generator inside ns
+// against addr.
+type connRate func(ns, addr string) (connRun, error)
+
+// connRounds runs connRounds rounds of rate against port, each an
+// ends-only, a direct and an endpoint run, prints each and returns the
+// medians. perfName names the perf and CPU profile files.
+func (b *bench) connRounds(rate connRate, port int, perfName string) (connMedians, error) {
+	at := func(ip string) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 	var nRuns, dRuns, eRuns []connRun
 	for round := 1; round <= max(b.o.connRounds, 1); round++ {
-		nRun, err := b.connRate(b.targetNS, net.JoinHostPort(b.targetIP, strconv.Itoa(connPort)))
+		nRun, err := rate(b.targetNS, at(b.targetIP))
 		if err != nil {
 			return connMedians{}, fmt.Errorf("connections beside the sink: %w", err)
 		}
 		stopPerf := b.startPerf(perfName + "-direct")
-		dRun, err := b.connRate(b.directNS, direct)
+		dRun, err := rate(b.directNS, at(b.targetIP))
 		stopPerf()
 		if err != nil {
 			return connMedians{}, fmt.Errorf("connections direct: %w", err)
 		}
 		stop := b.startProfile(perfName)
 		stopPerf = b.startPerf(perfName)
-		eRun, err := b.connRate(b.clientNS, through)
+		eRun, err := rate(b.clientNS, at(b.endpointIP))
 		stopPerf()
 		stop()
 		if err != nil {
@@ -552,16 +608,24 @@ func (b *bench) connRounds(direct, through, perfName string) (connMedians, error
 		fmt.Printf("  round %d: ends     %s\n           direct   %s\n           endpoint %s\n", round, nRun, dRun, eRun)
 		nRuns, dRuns, eRuns = append(nRuns, nRun), append(dRuns, dRun), append(eRuns, eRun)
 	}
-	return connMedians{Ends: medianRun(nRuns), Direct: medianRun(dRuns), Endpoint: medianRun(eRuns)}, nil
+	adds := func(runs []connRun) time.Duration {
+		var d []time.Duration
+		for i, r := range runs {
+			d = append(d, r.CPU-nRuns[i].CPU)
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	return connMedians{Ends: medianRun(nRuns), Direct: medianRun(dRuns), Endpoint: medianRun(eRuns),
+		DirectAdds: adds(dRuns), EndpointAdds: adds(eRuns)}, nil
 }
 
 // printPathCosts says what each path adds to the ends' own cost per
 // connection, and what the ends leave for a path at the target rate: the
-// CPUs busy at the ends' median, over the target rate, less the ends.
+// CPUs busy at the endpoint's median, over the target rate, less the ends.
 func printPathCosts(m connMedians, target float64) {
-	direct, endpoint := m.Direct.CPU-m.Ends.CPU, m.Endpoint.CPU-m.Ends.CPU
-	fmt.Printf("  per connection: the ends alone %.0f µs (%.0f conn/s with no path at all); the direct path adds %.0f µs, the endpoint path %.0f µs (%.2f times the direct path's)\n",
-		us(m.Ends.CPU), m.Ends.Rate, us(direct), us(endpoint), float64(endpoint)/float64(direct))
+	fmt.Printf("  per connection, medians of the rounds: the ends alone %.0f µs (%.0f conn/s with no path at all); the direct path adds %.0f µs, the endpoint path %.0f µs (%.2f times the direct path's)\n",
+		us(m.Ends.CPU), m.Ends.Rate, us(m.DirectAdds), us(m.EndpointAdds), float64(m.EndpointAdds)/float64(m.DirectAdds))
 	cpus := m.Endpoint.Busy * float64(runtime.NumCPU())
 	budget := time.Duration(cpus/target*float64(time.Second)) - m.Ends.CPU
 	fmt.Printf("  with these ends, %.0f conn/s on %.2f busy CPUs leaves a path %.0f µs per connection\n", target, cpus, us(budget))
@@ -571,7 +635,7 @@ func printPathCosts(m connMedians, target float64) {
 // subnets, so both routers on the endpoint path hold that many more
 // interfaces, and measures the connection rate again. A router whose
 // per-packet work grew with its interfaces would show it here.
-func (b *bench) crowded(ctx context.Context, direct, through string, before connRun) error {
+func (b *bench) crowded(ctx context.Context, before connRun) error {
 	t0 := time.Now()
 	for _, sub := range []struct {
 		c  *ec2.Client
@@ -604,7 +668,7 @@ func (b *bench) crowded(ctx context.Context, direct, through string, before conn
 		}
 	}
 	fmt.Printf("new connections with %d more instances in each VPC (running after %s)\n", b.o.neighbours, time.Since(t0).Round(time.Millisecond))
-	m, err := b.connRounds(direct, through, "crowded")
+	m, err := b.connRounds(b.connRate, connPort, "crowded")
 	if err != nil {
 		return err
 	}
@@ -614,8 +678,8 @@ func (b *bench) crowded(ctx context.Context, direct, through string, before conn
 	return nil
 }
 
-// startServers runs iperf3 -s, the echo server and the connection sink in
-// the target's namespace.
+// startServers runs iperf3 -s, the echo server, the connection sink and
+// (with peer tools) nginx in the target's namespace.
 func (b *bench) startServers(ctx context.Context) error {
 	cmd := exec.Command("ip", "netns", "exec", b.targetNS, "iperf3", "-s", "-p", strconv.Itoa(iperfPort), "-B", b.targetIP)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
@@ -671,6 +735,11 @@ func (b *bench) startServers(ctx context.Context) error {
 		}
 	}); err != nil {
 		return err
+	}
+	if b.peer {
+		if err := b.startNginx(ctx); err != nil {
+			return err
+		}
 	}
 	// iperf3 needs a moment to bind.
 	return harness.Eventually("iperf3 -s listening", 10*time.Second, 50*time.Millisecond, func() (bool, error) {
