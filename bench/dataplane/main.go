@@ -678,17 +678,33 @@ func (b *bench) crowded(ctx context.Context, before connRun) error {
 	return nil
 }
 
-// startServers runs iperf3 -s, the echo server, the connection sink and
-// (with peer tools) nginx in the target's namespace.
-func (b *bench) startServers(ctx context.Context) error {
-	cmd := exec.Command("ip", "netns", "exec", b.targetNS, "iperf3", "-s", "-p", strconv.Itoa(iperfPort), "-B", b.targetIP)
+// runInTarget starts a server program in the target's namespace, to be
+// stopped by cleanup, and waits until it accepts connections on port.
+func (b *bench) runInTarget(ctx context.Context, port int, args ...string) error {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", b.targetNS}, args...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("iperf3 -s: %w", err)
+		return fmt.Errorf("%s: %w", args[0], err)
 	}
 	b.mu.Lock()
 	b.procs = append(b.procs, cmd)
 	b.mu.Unlock()
+	addr := net.JoinHostPort(b.targetIP, strconv.Itoa(port))
+	return harness.Eventually(args[0]+" listening", 10*time.Second, 50*time.Millisecond, func() (bool, error) {
+		c, err := dataplane.DialTCP(ctx, b.targetNS, addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil, nil
+	})
+}
+
+// startServers runs iperf3 -s, the echo server, the connection sink and
+// (with peer tools) nginx in the target's namespace.
+func (b *bench) startServers(ctx context.Context) error {
+	if err := b.runInTarget(ctx, iperfPort, "iperf3", "-s", "-p", strconv.Itoa(iperfPort), "-B", b.targetIP); err != nil {
+		return err
+	}
 	serve := func(port int, handle func(net.Conn)) error {
 		// Without keep-alive probes, like the load generator: they cost
 		// system calls per connection and the connections are short.
@@ -741,14 +757,7 @@ func (b *bench) startServers(ctx context.Context) error {
 			return err
 		}
 	}
-	// iperf3 needs a moment to bind.
-	return harness.Eventually("iperf3 -s listening", 10*time.Second, 50*time.Millisecond, func() (bool, error) {
-		c, err := dataplane.DialTCP(ctx, b.targetNS, net.JoinHostPort(b.targetIP, strconv.Itoa(iperfPort)))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil, nil
-	})
+	return nil
 }
 
 // iperf runs iperf3 -c from namespace ns and returns received bits/s.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/privlink/privlink/bench/internal/harness"
 	"github.com/privlink/privlink/internal/dataplane"
 )
 
@@ -73,21 +71,7 @@ func (b *bench) startNginx(ctx context.Context) error {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr), 0o644); err != nil {
 		return err
 	}
-	cmd := exec.Command("ip", "netns", "exec", b.targetNS, "nginx", "-p", dir, "-c", conf)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("nginx: %w", err)
-	}
-	b.mu.Lock()
-	b.procs = append(b.procs, cmd)
-	b.mu.Unlock()
-	return harness.Eventually("nginx listening", 10*time.Second, 50*time.Millisecond, func() (bool, error) {
-		c, err := dataplane.DialTCP(ctx, b.targetNS, addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil, nil
-	})
+	return b.runInTarget(ctx, httpPort, "nginx", "-p", dir, "-c", conf)
 }
 
 // wrkRate runs wrk inside ns against http://addr/ for connTime, each
