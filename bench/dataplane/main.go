@@ -302,17 +302,9 @@ func (b *bench) run() error {
 	// and, when installed, with wrk against nginx. Like throughput, rounds
 	// alternate the paths and the median round decides: on a shared machine
 	// single runs vary by ±15 %.
-	gens := []struct {
-		what, perf string
-		rate       connRate
-		port       int
-	}{{"the Go load generator and sink; connect, 1 byte each way, close", "conn", b.connRate, connPort}}
+	gens := []loadGenerator{{"the Go load generator and sink; connect, 1 byte each way, close", "conn", b.connRate, connPort}}
 	if b.peer {
-		gens = append(gens, struct {
-			what, perf string
-			rate       connRate
-			port       int
-		}{"wrk -t2 against nginx; one HTTP/1.1 request per connection, Connection: close", "conn-wrk", b.wrkRate, httpPort})
+		gens = append(gens, loadGenerator{"wrk -t2 against nginx; one HTTP/1.1 request per connection, Connection: close", "conn-wrk", b.wrkRate, httpPort})
 	}
 	var first connRun
 	for i, g := range gens {
@@ -579,6 +571,15 @@ type connMedians struct {
 // connRate is one connection-rate run of a load generator inside ns
 // against addr.
 type connRate func(ns, addr string) (connRun, error)
+
+// loadGenerator is a way of opening connections and the server port it
+// opens them to.
+type loadGenerator struct {
+	what string // printed in the phase's heading
+	perf string // names the phase's perf and CPU profile files
+	rate connRate
+	port int
+}
 
 // connRounds runs connRounds rounds of rate against port, each an
 // ends-only, a direct and an endpoint run, prints each and returns the
