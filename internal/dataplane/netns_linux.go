@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netns"
@@ -81,6 +82,83 @@ func deleteNamedNS(name string) error {
 		return fmt.Errorf("dataplane: remove netns %s: %w", name, err)
 	}
 	return nil
+}
+
+// nsID identifies a network namespace: its nsfs device and inode.
+type nsID struct{ dev, ino uint64 }
+
+func nsIDOf(path string) (nsID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nsID{}, err
+	}
+	return nsID{dev: st.Dev, ino: st.Ino}, nil
+}
+
+// killResidents kills, with SIGKILL, every process that lives in one of the
+// named namespaces, as terminating an instance ends what runs on it: a
+// namespace privlink removes would otherwise live on, detached, as long as
+// a process is in it. A process lives in a namespace when all of its
+// threads are in it. One with only some threads there, like a Go program
+// that entered it on one locked thread as privlink itself does, is a
+// visitor and is left alone, and so is this process. It returns the PIDs
+// it killed; namespaces that do not exist are skipped.
+func killResidents(names ...string) ([]int, error) {
+	targets := map[nsID]bool{}
+	for _, n := range names {
+		id, err := nsIDOf(nsPath(n))
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dataplane: stat netns %s: %w", n, err)
+		}
+		targets[id] = true
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: list processes: %w", err)
+	}
+	self := os.Getpid()
+	var killed []int
+	var errs []error
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		if !residentOf(pid, targets) {
+			continue
+		}
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("dataplane: kill %d: %w", pid, err))
+			continue
+		}
+		killed = append(killed, pid)
+	}
+	return killed, errors.Join(errs...)
+}
+
+// residentOf reports whether every thread of pid is in one namespace of
+// targets. A process that exits meanwhile is not.
+func residentOf(pid int, targets map[nsID]bool) bool {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	var first nsID
+	for i, t := range tasks {
+		id, err := nsIDOf(filepath.Join(dir, t.Name(), "ns", "net"))
+		if err != nil || !targets[id] || (i > 0 && id != first) {
+			return false
+		}
+		first = id
+	}
+	return true
 }
 
 // listNamedNS lists namespace names starting with prefix.

@@ -94,3 +94,37 @@ func TestRunInNamespace(t *testing.T) {
 		}
 	})
 }
+
+// TestVisitorsAreNotResidents: a process with one thread in a namespace, as
+// this test process has inside RunInNamespace, does not live there.
+func TestVisitorsAreNotResidents(t *testing.T) {
+	e := newTestEnv(t)
+	name := e.prefix + "-n-visited"
+	if err := createNamedNS(name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteNamedNS(name) })
+	id, err := nsIDOf(nsPath(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = RunInNamespace(name, func() error {
+		if residentOf(os.Getpid(), map[nsID]bool{id: true}) {
+			t.Error("a process with one thread in the namespace counts as living there")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := nsIDOf("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !residentOf(os.Getpid(), map[nsID]bool{host: true}) {
+		t.Error("this process does not count as living in its own namespace")
+	}
+	if killed, err := killResidents(name, e.prefix+"-n-absent"); err != nil || len(killed) != 0 {
+		t.Errorf("killResidents of an empty and an absent namespace = %v, %v", killed, err)
+	}
+}

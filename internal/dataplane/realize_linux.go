@@ -457,17 +457,30 @@ func syncDefaultRoute(nl *netlink.Handle, eth netlink.Link, gw netip.Addr, res *
 }
 
 // removeStaleInterfaces deletes router-side veths (found by their ENI alias)
-// and interface namespaces the VPC no longer has.
+// and interface namespaces the VPC no longer has, with the processes that
+// run in them.
 func (l *Linux) removeStaleInterfaces(router nsHandles, desired map[string]bool, res *Result) error {
 	links, err := router.nl.LinkList()
 	if err != nil {
 		return fmt.Errorf("dataplane: list links: %w", err)
 	}
+	var stale []netlink.Link
+	var namespaces []string
 	for _, link := range links {
 		a := link.Attrs()
 		if !ownedInterfaceLink(link) || desired[a.Name] {
 			continue // other components may add their own links here
 		}
+		stale = append(stale, link)
+		if a.Alias != "" {
+			namespaces = append(namespaces, l.InterfaceNamespace(a.Alias))
+		}
+	}
+	if err := l.killResidents(namespaces); err != nil {
+		return err
+	}
+	for _, link := range stale {
+		a := link.Attrs()
 		if err := router.nl.LinkDel(link); err != nil {
 			return fmt.Errorf("dataplane: delete stale veth %s: %w", a.Name, err)
 		}
@@ -569,14 +582,32 @@ func (l *Linux) Cleanup(ctx context.Context, keepVPCs []string) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
+	var orphans []string
 	for _, n := range ifaces {
 		if !keepIfaces[n] {
-			l.log.Info("removing orphan interface namespace", "netns", n)
-			errs = append(errs, deleteNamedNS(n))
+			orphans = append(orphans, n)
 		}
+	}
+	errs = append(errs, l.killResidents(orphans))
+	for _, n := range orphans {
+		l.log.Info("removing orphan interface namespace", "netns", n)
+		errs = append(errs, deleteNamedNS(n))
 	}
 	errs = append(errs, l.removeOrphanInstanceDirs(keepIfaces))
 	return errors.Join(errs...)
+}
+
+// killResidents ends the processes that run in interface namespaces about
+// to be removed (see the package-level killResidents) and logs them.
+func (l *Linux) killResidents(namespaces []string) error {
+	if len(namespaces) == 0 {
+		return nil
+	}
+	killed, err := killResidents(namespaces...)
+	if len(killed) > 0 {
+		l.log.Info("killed the processes of removed interfaces", "pids", killed, "netns", namespaces)
+	}
+	return err
 }
 
 // ownedInterfaceLink reports whether a router-namespace link is the veth of

@@ -11,7 +11,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -351,6 +353,80 @@ func TestCleanupRemovesEverything(t *testing.T) {
 			t.Fatalf("second delete: %v", err)
 		}
 	})
+}
+
+// TestRemovedInterfacesTakeTheirProcesses: as terminating an instance ends
+// what runs on it, removing an interface (or an orphan namespace) kills the
+// processes that live in its namespace, and nothing else.
+func TestRemovedInterfacesTakeTheirProcesses(t *testing.T) {
+	e := newTestEnv(t)
+	v := e.baseVPC()
+	e.apply(v)
+	ctx := context.Background()
+	start := func(cmd *exec.Cmd) <-chan error {
+		t.Helper()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		return done
+	}
+	expectKilled := func(what string, done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Errorf("%s ended with %v, want SIGKILL", what, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s still runs", what)
+		}
+	}
+
+	onInstance, err := e.l.Command(ctx, "eni-a1", "sleep", "60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	instanceDone := start(onInstance)
+	onNeighbour, err := e.l.Command(ctx, "eni-b1", "sleep", "60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	neighbourDone := start(onNeighbour)
+	hostDone := start(exec.Command("sleep", "60"))
+
+	orphan := e.l.InterfaceNamespace("eni-orphan")
+	if err := createNamedNS(orphan); err != nil {
+		t.Fatal(err)
+	}
+	var orphanDone <-chan error
+	if err := RunInNamespace(orphan, func() error {
+		orphanDone = start(exec.Command("sleep", "60"))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	without := v
+	without.Interfaces = slices.DeleteFunc(slices.Clone(v.Interfaces), func(i Interface) bool { return i.ID == "eni-a1" })
+	e.apply(without)
+	expectKilled("a process on the removed interface", instanceDone)
+
+	if err := e.l.Cleanup(ctx, []string{v.ID}); err != nil {
+		t.Fatal(err)
+	}
+	expectKilled("a process in the orphan namespace", orphanDone)
+
+	for what, done := range map[string]<-chan error{"a process on a kept interface": neighbourDone, "a process on the host": hostDone} {
+		select {
+		case err := <-done:
+			t.Errorf("%s ended: %v", what, err)
+		default:
+		}
+	}
 }
 
 func TestExec(t *testing.T) {

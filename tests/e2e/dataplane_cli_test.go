@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,6 +30,11 @@ func TestPrivateLinkCLIFlow(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "privatelink_cli.sh")
 	cmd.Dir = filepath.Join(repoRoot(t), "tests", "e2e")
+	// The script starts a server in the background: in a process group of
+	// its own, whatever it leaves running ends with the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	killGroup := func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = killGroup
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(),
 		"HOME="+home, "TMPDIR="+t.TempDir(),
@@ -40,6 +46,9 @@ func TestPrivateLinkCLIFlow(t *testing.T) {
 		"CONSUMER_KEY="+consumer.id, "CONSUMER_SECRET="+consumer.secret,
 	)
 	out, err := cmd.CombinedOutput()
+	if cmd.Process != nil {
+		killGroup()
+	}
 	if err != nil {
 		t.Fatalf("privatelink_cli.sh: %v\n%s", err, out)
 	}

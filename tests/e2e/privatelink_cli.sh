@@ -35,7 +35,10 @@ web=$(as provider aws ec2 run-instances --image-id ami-12345678 --count 1 --subn
 wait_for "web instance running" running provider "$web"
 webip=$(as provider aws ec2 describe-instances --instance-ids "$web" --query 'Reservations[0].Instances[0].PrivateIpAddress' --output text)
 mkdir -p "$TMPDIR/www" && echo "hello from $web" > "$TMPDIR/www/index.html"
-pexec provider "$web" -- python3 -m http.server 8080 --bind "$webip" --directory "$TMPDIR/www" >/dev/null 2>&1 &
+# The subshell execs privlink, so $! is privlink exec itself, and a TERM to
+# it ends the web server too.
+(AWS_ACCESS_KEY_ID=$PROVIDER_KEY AWS_SECRET_ACCESS_KEY=$PROVIDER_SECRET exec "$PRIVLINK" exec --dataplane-prefix "$PRIVLINK_PREFIX" \
+  "$web" -- python3 -m http.server 8080 --bind "$webip" --directory "$TMPDIR/www") >/dev/null 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 
