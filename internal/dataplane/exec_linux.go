@@ -103,7 +103,8 @@ func (l *Linux) Command(ctx context.Context, eniID string, argv ...string) (*exe
 }
 
 // Exec runs argv in the interface as Command does, with the given standard
-// streams, and returns the command's exit code.
+// streams, and returns the command's exit code: 128 plus the signal's
+// number when a signal ended it (the instance was terminated, say).
 func (l *Linux) Exec(ctx context.Context, eniID string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	cmd, err := l.Command(ctx, eniID, argv...)
 	if err != nil {
@@ -113,6 +114,9 @@ func (l *Linux) Exec(ctx context.Context, eniID string, argv []string, stdin io.
 	err = cmd.Run()
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil // as a shell reports it
+		}
 		return exitErr.ExitCode(), nil
 	}
 	if err != nil {

@@ -52,7 +52,7 @@ func New(cfg Config, log *slog.Logger) (*Linux, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Linux{cfg: cfg, log: log.With("component", "dataplane"), links: map[string]map[string]routerLink{}, fabric: map[string]*fabricTables{}}, nil
+	return &Linux{cfg: cfg, log: log, links: map[string]map[string]routerLink{}, fabric: map[string]*fabricTables{}}, nil
 }
 
 // RouterNamespace names the VPC's router namespace.

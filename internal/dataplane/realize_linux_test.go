@@ -465,6 +465,12 @@ func TestExec(t *testing.T) {
 			t.Errorf("cat: code %d err %v out %q", code, err, out.String())
 		}
 	})
+	t.Run("a signal's exit code is a shell's", func(t *testing.T) {
+		code, err := e.l.Exec(context.Background(), "eni-a1", []string{"sh", "-c", "kill -9 $$"}, nil, io.Discard, io.Discard)
+		if err != nil || code != 128+9 {
+			t.Errorf("killed command: code %d err %v, want 137", code, err)
+		}
+	})
 	t.Run("unknown interface", func(t *testing.T) {
 		if _, err := e.l.Exec(context.Background(), "eni-none", []string{"true"}, nil, io.Discard, io.Discard); !errors.Is(err, ErrNotFound) {
 			t.Errorf("err = %v, want ErrNotFound", err)
