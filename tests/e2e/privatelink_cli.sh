@@ -89,4 +89,13 @@ is_rejected() { [ "$(state)" = rejected ] && echo yes; }
 wait_for "endpoint rejected" is_rejected
 if pexec consumer "$client" -- curl -s -m 2 "http://$dnsname/" >/dev/null 2>&1; then fail "traffic after reject"; fi
 echo "ok: rejected endpoint carries no traffic"
+
+# Terminating the web instance ends the server that runs on it.
+as provider aws ec2 terminate-instances --instance-ids "$web" >/dev/null
+for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+if kill -0 "$server_pid" 2>/dev/null; then fail "the web server outlived its instance"; fi
+status=0
+wait "$server_pid" || status=$?
+[ "$status" = 137 ] || fail "privlink exec exited $status when its instance was terminated, want 137"
+echo "ok: terminating the instance ended its web server (privlink exec exited $status)"
 echo "privatelink cli flow passed"
