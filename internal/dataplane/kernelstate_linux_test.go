@@ -112,11 +112,7 @@ func TestKernelState(t *testing.T) {
 // at about 100 interfaces, and the VPC could then never be realized.
 func TestLargeVPCRuleset(t *testing.T) {
 	e := newTestEnv(t)
-	name := e.prefix + "-r-large"
-	if err := createNamedNS(name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { deleteNamedNS(name) })
+	name := e.scratchNS("-r-large")
 	h, err := openNS(name)
 	if err != nil {
 		t.Fatal(err)

@@ -19,16 +19,24 @@ func nsInode(t *testing.T, path string) uint64 {
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
+// scratchNS creates the namespace named the test's prefix plus suffix,
+// removed when the test ends.
+func (e *testEnv) scratchNS(suffix string) string {
+	e.t.Helper()
+	name := e.prefix + suffix
+	if err := createNamedNS(name); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { deleteNamedNS(name) })
+	return name
+}
+
 // threadNSInode reads the namespace of the calling OS thread.
 func threadNSInode(t *testing.T) uint64 { return nsInode(t, "/proc/thread-self/ns/net") }
 
 func TestRunInNamespace(t *testing.T) {
 	e := newTestEnv(t)
-	name := e.prefix + "-n-scratch"
-	if err := createNamedNS(name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { deleteNamedNS(name) })
+	name := e.scratchNS("-n-scratch")
 	host := nsInode(t, "/proc/self/ns/net")
 	target := nsInode(t, nsPath(name))
 	if host == target {
@@ -99,11 +107,7 @@ func TestRunInNamespace(t *testing.T) {
 // this test process has inside RunInNamespace, does not live there.
 func TestVisitorsAreNotResidents(t *testing.T) {
 	e := newTestEnv(t)
-	name := e.prefix + "-n-visited"
-	if err := createNamedNS(name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { deleteNamedNS(name) })
+	name := e.scratchNS("-n-visited")
 	id, err := nsIDOf(nsPath(name))
 	if err != nil {
 		t.Fatal(err)
