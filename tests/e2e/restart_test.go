@@ -18,7 +18,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// buildBinary compiles cmd/privlink once per test binary run.
+// TestMain removes the privlink binary the tests built, if any.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+	os.Exit(code)
+}
+
+// buildOnce compiles cmd/privlink once per test binary run.
 var buildOnce struct {
 	sync.Once
 	path string
