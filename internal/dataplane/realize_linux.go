@@ -476,9 +476,7 @@ func (l *Linux) removeStaleInterfaces(router nsHandles, desired map[string]bool,
 			namespaces = append(namespaces, l.InterfaceNamespace(a.Alias))
 		}
 	}
-	if err := l.killResidents(namespaces); err != nil {
-		return err
-	}
+	l.killResidents(namespaces)
 	for _, link := range stale {
 		a := link.Attrs()
 		if err := router.nl.LinkDel(link); err != nil {
@@ -588,7 +586,7 @@ func (l *Linux) Cleanup(ctx context.Context, keepVPCs []string) error {
 			orphans = append(orphans, n)
 		}
 	}
-	errs = append(errs, l.killResidents(orphans))
+	l.killResidents(orphans)
 	for _, n := range orphans {
 		l.log.Info("removing orphan interface namespace", "netns", n)
 		errs = append(errs, deleteNamedNS(n))
@@ -598,16 +596,20 @@ func (l *Linux) Cleanup(ctx context.Context, keepVPCs []string) error {
 }
 
 // killResidents ends the processes that run in interface namespaces about
-// to be removed (see the package-level killResidents) and logs them.
-func (l *Linux) killResidents(namespaces []string) error {
+// to be removed (see the package-level killResidents) and logs them. A
+// process it cannot end does not stop the removal: the namespace then
+// lives on, detached, with it, and the log says so.
+func (l *Linux) killResidents(namespaces []string) {
 	if len(namespaces) == 0 {
-		return nil
+		return
 	}
 	killed, err := killResidents(namespaces...)
 	if len(killed) > 0 {
 		l.log.Info("killed the processes of removed interfaces", "pids", killed, "netns", namespaces)
 	}
-	return err
+	if err != nil {
+		l.log.Warn("processes of removed interfaces live on", "netns", namespaces, "err", err)
+	}
 }
 
 // ownedInterfaceLink reports whether a router-namespace link is the veth of
