@@ -586,6 +586,11 @@ type loadGenerator struct {
 // medians. perfName names the perf and CPU profile files.
 func (b *bench) connRounds(rate connRate, port int, perfName string) (connMedians, error) {
 	at := func(ip string) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
+	for _, ns := range []string{b.targetNS, b.directNS, b.clientNS} {
+		if err := dataplane.RunInNamespace(ns, widenEphemeralPorts); err != nil {
+			return connMedians{}, fmt.Errorf("ephemeral ports of %s: %w", ns, err)
+		}
+	}
 	var nRuns, dRuns, eRuns []connRun
 	for round := 1; round <= max(b.o.connRounds, 1); round++ {
 		nRun, err := rate(b.targetNS, at(b.targetIP))
@@ -625,8 +630,12 @@ func (b *bench) connRounds(rate connRate, port int, perfName string) (connMedian
 // connection, and what the ends leave for a path at the target rate: the
 // CPUs busy at the endpoint's median, over the target rate, less the ends.
 func printPathCosts(m connMedians, target float64) {
-	fmt.Printf("  per connection, medians of the rounds: the ends alone %.0f µs (%.0f conn/s with no path at all); the direct path adds %.0f µs, the endpoint path %.0f µs (%.2f times the direct path's)\n",
-		us(m.Ends.CPU), m.Ends.Rate, us(m.DirectAdds), us(m.EndpointAdds), float64(m.EndpointAdds)/float64(m.DirectAdds))
+	times := "n/a"
+	if m.DirectAdds > 0 {
+		times = fmt.Sprintf("%.2f", float64(m.EndpointAdds)/float64(m.DirectAdds))
+	}
+	fmt.Printf("  per connection, medians of the rounds: the ends alone %.0f µs (%.0f conn/s with no path at all); the direct path adds %.0f µs, the endpoint path %.0f µs (%s times the direct path's)\n",
+		us(m.Ends.CPU), m.Ends.Rate, us(m.DirectAdds), us(m.EndpointAdds), times)
 	cpus := m.Endpoint.Busy * float64(runtime.NumCPU())
 	budget := time.Duration(cpus/target*float64(time.Second)) - m.Ends.CPU
 	fmt.Printf("  with these ends, %.0f conn/s on %.2f busy CPUs leaves a path %.0f µs per connection\n", target, cpus, us(budget))
@@ -674,8 +683,10 @@ func (b *bench) crowded(ctx context.Context, before connRun) error {
 		return err
 	}
 	dRun, eRun := m.Direct, m.Endpoint
-	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); endpoint rate against the uncrowded median: %.3f\n\n",
+	fmt.Printf("  median: direct %.0f conn/s (%.0f µs CPU each), endpoint %.0f conn/s (%.0f µs CPU each); endpoint rate against the uncrowded median: %.3f\n",
 		dRun.Rate, us(dRun.CPU), eRun.Rate, us(eRun.CPU), eRun.Rate/before.Rate)
+	printPathCosts(m, connTarget)
+	fmt.Println()
 	return nil
 }
 

@@ -11,8 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"time"
-
-	"github.com/privlink/privlink/internal/dataplane"
 )
 
 // The connection rate is also measured with peer tools, wrk against nginx
@@ -77,9 +75,6 @@ func (b *bench) startNginx(ctx context.Context) error {
 // wrkRate runs wrk inside ns against http://addr/ for connTime, each
 // request on a new connection (Connection: close).
 func (b *bench) wrkRate(ns, addr string) (connRun, error) {
-	if err := dataplane.RunInNamespace(ns, widenEphemeralPorts); err != nil {
-		return connRun{}, fmt.Errorf("ephemeral ports of %s: %w", ns, err)
-	}
 	secs := max(1, int(b.o.connTime/time.Second))
 	cmd := exec.Command("ip", "netns", "exec", ns, "wrk", "-t2", "-c"+strconv.Itoa(b.o.dialers), "-d"+strconv.Itoa(secs)+"s",
 		"-H", "Connection: close", "http://"+addr+"/")
