@@ -142,7 +142,7 @@ func killResidents(names ...string) ([]int, error) {
 	return killed, errors.Join(errs...)
 }
 
-// residentOf reports whether every thread of pid is in one namespace of
+// residentOf reports whether every thread of pid is in a namespace of
 // targets. A process that exits meanwhile is not.
 func residentOf(pid int, targets map[nsID]bool) bool {
 	dir := fmt.Sprintf("/proc/%d/task", pid)
@@ -150,13 +150,11 @@ func residentOf(pid int, targets map[nsID]bool) bool {
 	if err != nil || len(tasks) == 0 {
 		return false
 	}
-	var first nsID
-	for i, t := range tasks {
+	for _, t := range tasks {
 		id, err := nsIDOf(filepath.Join(dir, t.Name(), "ns", "net"))
-		if err != nil || !targets[id] || (i > 0 && id != first) {
+		if err != nil || !targets[id] {
 			return false
 		}
-		first = id
 	}
 	return true
 }
