@@ -125,8 +125,6 @@ func main() {
 		b.noPeer = "-peer=false"
 	case !peerTools():
 		b.noPeer = "wrk or nginx is not on PATH (Debian: apt-get install wrk nginx-light)"
-	default:
-		b.peer = true
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -155,8 +153,7 @@ func main() {
 type bench struct {
 	o      options
 	prefix string
-	peer   bool   // measure with wrk and nginx too
-	noPeer string // why not
+	noPeer string // why wrk and nginx are not measured; empty when they are
 	srv    *server.Server
 	stop   func()
 	dp     *dataplane.Linux
@@ -303,7 +300,7 @@ func (b *bench) run() error {
 	// alternate the paths and the median round decides: on a shared machine
 	// single runs vary by ±15 %.
 	gens := []loadGenerator{{"the Go load generator and sink; connect, 1 byte each way, close", "conn", b.connRate, connPort}}
-	if b.peer {
+	if b.noPeer == "" {
 		gens = append(gens, loadGenerator{"wrk -t2 against nginx; one HTTP/1.1 request per connection, Connection: close", "conn-wrk", b.wrkRate, httpPort})
 	}
 	var first connRun
@@ -322,7 +319,7 @@ func (b *bench) run() error {
 			first = eRun
 		}
 	}
-	if !b.peer {
+	if b.noPeer != "" {
 		fmt.Printf("new connections with wrk against nginx: skipped, %s\n\n", b.noPeer)
 	}
 	if b.o.neighbours > 0 {
@@ -390,7 +387,7 @@ func (b *bench) provider(ctx context.Context) error {
 	lbARN := lb.LoadBalancers[0].LoadBalancerArn
 	var tgs []string
 	ports := []int32{iperfPort, echoPort, connPort}
-	if b.peer {
+	if b.noPeer == "" {
 		ports = append(ports, httpPort)
 	}
 	for _, port := range ports {
@@ -764,7 +761,7 @@ func (b *bench) startServers(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if b.peer {
+	if b.noPeer == "" {
 		if err := b.startNginx(ctx); err != nil {
 			return err
 		}
